@@ -1,0 +1,48 @@
+"""Shared helpers for ``Params`` NamedTuples: defaults, dtype, and value validation."""
+import jax.numpy as jnp
+import numpy as np
+
+
+def float_dtype():
+    """The compute dtype: float64 when ``jax_enable_x64`` is on, else float32."""
+    return jnp.result_type(float)
+
+
+def as_float(x):
+    """``x`` as a strongly typed array of the compute dtype (avoids weak-type retraces)."""
+    return jnp.asarray(x, dtype=float_dtype())
+
+
+def make_default(cls, defaults: dict, overrides: dict):
+    """Build ``cls`` from ``defaults`` updated with ``overrides``; unknown names raise."""
+    unknown = set(overrides) - set(cls._fields)
+    if unknown:
+        raise TypeError(f"{cls.__name__} has no field(s) {sorted(unknown)}; fields: {cls._fields}")
+    return cls(**{k: as_float(overrides.get(k, defaults[k])) for k in cls._fields})
+
+
+def check_params(params, n: int, owner: str, *, positive=(), nonnegative=(), time_constants=(),
+                 dt=None, allow_large_dt=False):
+    """Validate a params NamedTuple for a population/synapse of size ``n`` (outside jit).
+
+    Every field must be a scalar or have shape ``(n,)``; ``positive`` fields must be > 0,
+    ``nonnegative`` fields >= 0, no field may be NaN; ``time_constants`` must be >= ``dt``
+    unless ``allow_large_dt``.
+    """
+    for name, value in zip(params._fields, params):
+        where = f"{owner}.{name}"
+        if value is None:
+            continue
+        arr = np.asarray(value)
+        if arr.shape not in ((), (n,)):
+            raise ValueError(f"{where} must be a scalar or have shape ({n},), got shape {arr.shape}")
+        if np.isnan(arr).any():
+            raise ValueError(f"{where} contains NaN")
+        if name in positive and not (arr > 0).all():
+            raise ValueError(f"{where} must be > 0, got min {arr.min()}")
+        if name in nonnegative and not (arr >= 0).all():
+            raise ValueError(f"{where} must be >= 0, got min {arr.min()}")
+        if dt is not None and name in time_constants and not allow_large_dt and (arr < dt).any():
+            raise ValueError(
+                f"{where} = {arr.min()} ms is smaller than dt = {dt} ms; reduce dt or build the "
+                "Network with allow_large_dt=True")

@@ -1,0 +1,95 @@
+r"""Projections: ``pre -> delay -> comm -> syn -> out`` for one step (align-post).
+
+A :class:`Projection` is a flat record: its connectivity (integer leaves) plus static choices
+(which populations, which pre signal, which post receptor, which synapse model, the delay).
+Its floats live in ``params[name]`` as :class:`ProjParams` and its evolving variables in
+``state.projs[name]`` as :class:`ProjState`.
+"""
+from typing import Any, NamedTuple, Optional
+
+import jax
+import jax.numpy as jnp
+
+from neurojax._tree import pytree_dataclass, static
+from neurojax.connectivity import Connectivity
+from neurojax.kernels import event_scatter_reference
+from neurojax.synapses import Exponential
+
+Array = jax.Array
+
+
+class ProjParams(NamedTuple):
+    w: Array                 # weights: scalar or (n_pre, k); pA for "i", nS for "g_*" receptors
+    syn: Any = None          # the synapse model's Params (None: its defaults)
+    stp: Any = None          # the short-term-plasticity model's Params, if any
+
+
+class ProjState(NamedTuple):
+    buffer: Array            # (delay_steps, n_pre) ring buffer of the delayed pre signal
+    syn: Any                 # synapse state, (n_post,)-sized
+    stp: Any = None          # presynaptic short-term-plasticity state, (n_pre,)-sized
+
+
+@pytree_dataclass
+class Projection:
+    """Synaptic projection from population ``pre`` to population ``post``.
+
+    Attributes:
+        conn: the synapse table (:class:`~neurojax.connectivity.Connectivity`).
+        pre, post: population names.
+        receptor: the post population's receptor the synapse output is added to
+            (``"i"``: pA current; ``"g_exc"``/``"g_inh"``: nS conductance).
+        synapse: post-aligned synapse model (default :class:`~neurojax.synapses.Exponential`).
+        source: the pre population's state field that is transmitted (``"spike"`` for spiking
+            models, e.g. ``"r"`` for rate units).
+        delay_steps: transmission delay in steps, >= 1 (no zero-delay loops).
+        stp: optional presynaptic short-term-plasticity model (align-pre): it scales each
+            transmitted signal by its efficacy before the delay line.
+    """
+
+    conn: Connectivity
+    pre: str = static()
+    post: str = static()
+    receptor: str = static(default="i")
+    synapse: Any = static(default=Exponential())
+    source: str = static(default="spike")
+    delay_steps: int = static(default=1)
+    stp: Optional[Any] = static(default=None)
+
+    def __post_init__(self):
+        if not isinstance(self.delay_steps, int) or isinstance(self.delay_steps, bool) \
+                or self.delay_steps < 1:
+            raise ValueError(f"Projection {self.pre}->{self.post}: delay_steps must be an int >= 1 "
+                             f"(no zero-delay loops), got {self.delay_steps!r}")
+        for field in ("pre", "post", "receptor", "source"):
+            if not isinstance(getattr(self, field), str):
+                raise TypeError(f"Projection.{field} must be a str, got {getattr(self, field)!r}")
+
+
+def init_proj_state(proj: Projection, params: ProjParams, dtype) -> ProjState:
+    """Zero delay line, synapse state at rest, STP state at rest."""
+    buffer = jnp.zeros((proj.delay_steps, proj.conn.n_pre), dtype)
+    stp = None if proj.stp is None else proj.stp.init(params.stp, proj.conn.n_pre)
+    return ProjState(buffer=buffer, syn=proj.synapse.init(params.syn, proj.conn.n_post), stp=stp)
+
+
+def deliver(proj: Projection, params: ProjParams, state: ProjState, t: Array, dt: float):
+    """Steps 1–3: read the delayed signal, propagate it, step the synapse.
+
+    Returns ``(output, syn_state)``, ``output`` being the ``(n_post,)`` receptor input.
+    """
+    signal = state.buffer[t % proj.delay_steps]
+    x = event_scatter_reference(proj.conn.post_idx, params.w, signal, proj.conn.n_post)
+    syn = proj.synapse.step(params.syn, state.syn, x, dt)
+    return proj.synapse.output(params.syn, syn), syn
+
+
+def emit(proj: Projection, params: ProjParams, state: ProjState, syn_state, pre_state,
+         t: Array, dt: float) -> ProjState:
+    """Step 6: push the pre population's new signal (through STP, if any) into the delay line."""
+    signal = getattr(pre_state, proj.source)
+    stp = state.stp
+    if proj.stp is not None:
+        stp, signal = proj.stp.step(params.stp, stp, signal, dt)
+    buffer = state.buffer.at[t % proj.delay_steps].set(signal.astype(state.buffer.dtype))
+    return ProjState(buffer=buffer, syn=syn_state, stp=stp)
