@@ -35,7 +35,8 @@ import jax.numpy as jnp
 
 
 def _heaviside(x):
-    return (x > 0).astype(jnp.result_type(x, jnp.float32))
+    dtype = jnp.result_type(x)
+    return (x > 0).astype(dtype if jnp.issubdtype(dtype, jnp.inexact) else jnp.result_type(float))
 
 
 def _make(derivative):
