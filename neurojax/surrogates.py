@@ -36,7 +36,7 @@ import jax.numpy as jnp
 
 def _heaviside(x):
     dtype = jnp.result_type(x)
-    return (x > 0).astype(dtype if jnp.issubdtype(dtype, jnp.inexact) else jnp.result_type(float))
+    return (jnp.asarray(x) > 0).astype(dtype if jnp.issubdtype(dtype, jnp.inexact) else jnp.result_type(float))
 
 
 def _make(derivative):
