@@ -11,6 +11,9 @@ from neurojax.projections import ProjParams, ProjState, Projection
 from neurojax.simulate import Record, check_finite, run_chunked, simulate, spikes, step
 from neurojax.surrogates import Arctan, Sigmoid, SuperSpike, Triangle
 from neurojax.synapses import Exponential, ExponentialParams, ExponentialState
+# (helper-neurons) extra neuron imports go on the next line
+# (helper-synapses) extra synapse / connectivity imports go on the next line
+# (helper-io) inputs / metrics / plotting imports go on the next line
 
 __version__ = "0.1.0"
 
