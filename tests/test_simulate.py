@@ -1,0 +1,262 @@
+"""simulate / step / run_chunked: scan vs loop, step order, retracing, gradients, checkpoints."""
+import dataclasses
+import importlib
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax.test_util import check_grads
+
+import neurojax as nj
+nj_simulate = importlib.import_module("neurojax.simulate")  # the module, not the function
+
+from tolerances import EXACT
+
+N_IN, N = 6, 8
+T = 40
+
+
+@dataclasses.dataclass(frozen=True)
+class SmoothSpike:
+    """A smooth stand-in for a spike function (sigmoid forward), for finite-difference checks."""
+
+    beta: float = 2.0
+
+    def __call__(self, x):
+        return jax.nn.sigmoid(self.beta * x)
+
+
+def small_net(key, *, spike_fn=nj.SuperSpike(), delay=2):
+    k_in, k_rec = jax.random.split(key)
+    populations = {"in": nj.Population(nj.SpikeSource(), N_IN),
+                   "E": nj.Population(nj.LIF(spike_fn=spike_fn), N)}
+    projections = {
+        "in->E": nj.Projection(nj.fixed_out_degree(k_in, N_IN, N, 4), "in", "E", receptor="i",
+                               delay_steps=delay),
+        "E->E": nj.Projection(nj.fixed_out_degree(k_rec, N, N, 3), "E", "E", receptor="g_exc"),
+    }
+    return nj.Network(populations, projections, dt=0.1)
+
+
+def small_params(net, t_ref=2.0):
+    w_in = jnp.linspace(300.0, 600.0, net.projections["in->E"].conn.post_idx.size).reshape(N_IN, 4)
+    return nj.init_params(net, {"E": {"t_ref": t_ref, "tau_m": 5.0, "i_e": 100.0},
+                                "in->E": nj.ProjParams(w=w_in, syn=nj.ExponentialParams(tau=2.0)),
+                                "E->E": 2.0})
+
+
+def input_spikes(key, trials=None):
+    shape = (T, N_IN) if trials is None else (trials, T, N_IN)
+    return (jax.random.uniform(key, shape) < 0.2).astype(jnp.float64)
+
+
+def test_simulate_equals_python_loop_of_step(key):
+    net = small_net(key)
+    params = small_params(net)
+    state0 = nj.init_state(net, params)
+    x = input_spikes(jax.random.PRNGKey(1))
+    final, rec = nj.simulate(net, params, state0, {"in": x}, record=nj.Record(("E", "v"), ("E", "spike")))
+
+    step = jax.jit(nj.step, static_argnums=())
+    state, vs, ss = state0, [], []
+    for t in range(T):
+        state = step(net, params, state, {"in": x[t]})
+        vs.append(state.pops["E"].v)
+        ss.append(state.pops["E"].spike)
+    np.testing.assert_array_equal(rec["E"]["v"], np.stack(vs))
+    np.testing.assert_array_equal(rec["E"]["spike"], np.stack(ss))
+    assert float(rec["E"]["spike"].sum()) > 0, "the test network should spike"
+    jax.tree.map(np.testing.assert_array_equal, final, state)
+    assert int(final.t) == T
+
+
+def test_delay_and_step_order_pinned(key):
+    """A spike emitted at step t reaches the post synapse at step t + delay_steps."""
+    delay = 3
+    net = small_net(key, delay=delay)
+    params = small_params(net)
+    x = jnp.zeros((T, N_IN)).at[5, 0].set(1.0)
+    rec_fn = nj.Record(("in", "spike"))
+    record = lambda s: {"src": s.pops["in"].spike, "g": s.projs["in->E"].syn.g}  # noqa: E731
+    _, rec = nj.simulate(net, params, nj.init_state(net, params), {"in": x}, record=rec_fn)
+    assert np.flatnonzero(np.asarray(rec["in"]["spike"][:, 0])).tolist() == [5]
+    _, rec = nj.simulate(net, params, nj.init_state(net, params), {"in": x}, record=record)
+    arrived = np.flatnonzero(np.asarray(rec["g"]).sum(axis=1) > 0)
+    assert arrived[0] == 5 + delay
+    targets = np.asarray(net.projections["in->E"].conn.post_idx[0])
+    g_first = np.asarray(rec["g"][5 + delay])
+    w_row = np.asarray(params["in->E"].w[0])
+    expected = np.zeros(N)
+    np.add.at(expected, targets, w_row)
+    np.testing.assert_allclose(g_first, expected, **EXACT)
+
+
+TRACES = {"n": 0}
+
+
+def counting_record(state):
+    TRACES["n"] += 1
+    return nj.spikes(state)
+
+
+def test_no_retrace_when_network_is_rebuilt_equal(key):
+    TRACES["n"] = 0
+    x = {"in": input_spikes(jax.random.PRNGKey(1))}
+    for _ in range(2):
+        net = small_net(key)                 # new descriptor instances, new index arrays
+        params = small_params(net)
+        nj.simulate(net, params, nj.init_state(net, params), x, record=counting_record)
+    assert TRACES["n"] == 1
+
+
+def test_vmap_over_trials_matches_single_runs(key):
+    net = small_net(key)
+    params = small_params(net)
+    trials = 3
+    x = input_spikes(jax.random.PRNGKey(2), trials)
+    v0 = jnp.stack([jnp.full((N,), -65.0 + i) for i in range(trials)])
+    states = jax.vmap(lambda v: nj.init_state(net, params, {"E": {"v": v}}))(v0)
+    run = jax.vmap(lambda s, xi: nj.simulate(net, params, s, {"in": xi})[1])
+    rec = run(states, x)
+    assert rec["E"].shape == (trials, T, N)
+    for i in range(trials):
+        _, r = nj.simulate(net, params, nj.init_state(net, params, {"E": {"v": v0[i]}}), {"in": x[i]})
+        np.testing.assert_allclose(rec["E"][i], r["E"], **EXACT)
+
+
+def _smooth_loss(net, x):
+    def loss(p):
+        def one(xi):
+            _, rec = nj.simulate(net, p, nj.init_state(net, p), {"in": xi},
+                                 record=nj.Record(("E", "v")))
+            return jnp.mean((rec["E"]["v"] + 60.0) ** 2)
+        return jnp.mean(jax.vmap(one)(x))
+    return loss
+
+
+def test_gradient_through_simulate_matches_finite_differences(key):
+    """Smooth-spike variant (sigmoid forward, no refractoriness): grad == finite differences."""
+    net = small_net(key, spike_fn=SmoothSpike())
+    params = small_params(net, t_ref=0.0)
+    x = input_spikes(jax.random.PRNGKey(3), 2)[:, :20]
+    loss = _smooth_loss(net, x)
+    grads = jax.grad(loss)(params)
+    assert all(np.isfinite(g).all() for g in jax.tree.leaves(grads))
+    assert float(jnp.abs(grads["in->E"].w).sum()) > 0
+    small = {"in->E": params["in->E"], "E->E": params["E->E"]}
+
+    def loss_wrt_weights(sub):
+        return loss({**params, **sub})
+    check_grads(loss_wrt_weights, (small,), order=1, modes=["rev"], rtol=1e-4, atol=1e-6)
+
+
+def test_surrogate_gradient_reaches_weights_of_spiking_net(key):
+    net = small_net(key)
+    params = small_params(net)
+    x = input_spikes(jax.random.PRNGKey(4), 2)
+
+    def loss(p):
+        rec = jax.vmap(lambda xi: nj.simulate(net, p, nj.init_state(net, p), {"in": xi})[1])(x)
+        return jnp.sum(rec["E"])
+    g = jax.grad(loss)(params)
+    assert np.isfinite(np.asarray(g["in->E"].w)).all()
+    assert float(jnp.abs(g["in->E"].w).sum()) > 0
+
+
+def test_checkpointed_scan_equals_plain_scan_values_and_grads(key):
+    net = small_net(key)
+    params = small_params(net)
+    x = {"in": input_spikes(jax.random.PRNGKey(5))}
+    s0 = nj.init_state(net, params)
+
+    def loss(p, every):
+        _, rec = nj.simulate(net, p, s0, x, record=nj.Record(("E", "v")), checkpoint_every=every)
+        return jnp.sum(rec["E"]["v"] ** 2) * 1e-4
+
+    (v1, g1), (v2, g2) = (jax.value_and_grad(loss)(params, e) for e in (None, 10))
+    np.testing.assert_allclose(v1, v2, **EXACT)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12), g1, g2)
+    with pytest.raises(ValueError, match="must divide"):
+        nj.simulate(net, params, s0, x, checkpoint_every=7)
+
+
+def test_run_chunked_equals_simulate_and_resumes_bit_identically(key, tmp_path, monkeypatch):
+    net = small_net(key)
+    params = small_params(net)
+    x = {"in": input_spikes(jax.random.PRNGKey(6))}
+    s0 = nj.init_state(net, params)
+    ref_state, ref_rec = nj.simulate(net, params, s0, x)
+    state, rec = nj.run_chunked(net, params, s0, x, chunk=10, progress=False)
+    np.testing.assert_array_equal(rec["E"], ref_rec["E"])
+
+    ckpt = str(tmp_path / "run.npz")
+    saves = {"n": 0}
+    real_save = nj_simulate._save_checkpoint
+
+    def interrupted_save(*args):
+        real_save(*args)
+        saves["n"] += 1
+        if saves["n"] == 2:
+            raise KeyboardInterrupt("simulated interruption")
+
+    monkeypatch.setattr(nj_simulate, "_save_checkpoint", interrupted_save)
+    with pytest.raises(KeyboardInterrupt):
+        nj.run_chunked(net, params, s0, x, chunk=10, progress=False, checkpoint=ckpt)
+    monkeypatch.setattr(nj_simulate, "_save_checkpoint", real_save)
+    resumed_state, resumed_rec = nj.run_chunked(net, params, s0, x, chunk=10, progress=False,
+                                                checkpoint=ckpt)
+    np.testing.assert_array_equal(resumed_rec["E"], rec["E"])
+    jax.tree.map(np.testing.assert_array_equal, resumed_state, state)
+
+
+def test_run_chunked_reports_nan_blow_up(key):
+    net = small_net(key)
+    params = small_params(net)
+    x = {"in": input_spikes(jax.random.PRNGKey(7)).at[12, 0].set(jnp.nan)}
+    with pytest.raises(FloatingPointError, match=r"pops\['E'\].*steps \[10, 20\)"):
+        nj.run_chunked(net, params, nj.init_state(net, params), x, chunk=10, progress=False,
+                       check_nan=True)
+
+
+def test_bad_input_raises_clear_errors(key):
+    net = small_net(key)
+    params = small_params(net)
+    s0 = nj.init_state(net, params)
+    conn = net.projections["E->E"].conn
+    with pytest.raises(ValueError, match="tau_m"):
+        nj.init_params(net, {"E": {"tau_m": -1.0}, "in->E": 1.0, "E->E": 1.0})
+    with pytest.raises(ValueError, match="tau_m.*shape"):
+        nj.init_params(net, {"E": {"tau_m": jnp.ones(3)}, "in->E": 1.0, "E->E": 1.0})
+    with pytest.raises(ValueError, match="smaller than dt"):
+        nj.init_params(net, {"E": {"tau_m": 0.05}, "in->E": 1.0, "E->E": 1.0})
+    big_dt = nj.Network(net.populations, net.projections, dt=0.1, allow_large_dt=True)
+    nj.init_params(big_dt, {"E": {"tau_m": 0.05}, "in->E": 1.0, "E->E": 1.0})
+    with pytest.raises(ValueError, match="needs a weight"):
+        nj.init_params(net, {})
+    with pytest.raises(ValueError, match=r"w must be a scalar or have shape"):
+        nj.init_params(net, {"in->E": jnp.ones((2, 2)), "E->E": 1.0})
+    with pytest.raises(ValueError, match="delay_steps"):
+        nj.Projection(conn, "E", "E", delay_steps=0)
+    with pytest.raises(ValueError, match="receptor 'g_nmda'"):
+        nj.Network({"E": nj.Population(nj.LIF(), N)},
+                   {"E->E": nj.Projection(conn, "E", "E", receptor="g_nmda")}, dt=0.1)
+    with pytest.raises(ValueError, match="unknown post population 'X'"):
+        nj.Network({"E": nj.Population(nj.LIF(), N)},
+                   {"E->E": nj.Projection(conn, "E", "X")}, dt=0.1)
+    with pytest.raises(ValueError, match="connectivity is 8x8 but populations are 8x5"):
+        nj.Network({"E": nj.Population(nj.LIF(), N), "F": nj.Population(nj.LIF(), 5)},
+                   {"E->F": nj.Projection(conn, "E", "F")}, dt=0.1)
+    bad_conn = nj.Connectivity(post_idx=conn.post_idx.at[0, 0].set(99), n_pre=N, n_post=N)
+    bad_net = nj.Network(net.populations, {**net.projections, "E->E": nj.Projection(
+        bad_conn, "E", "E", receptor="g_exc")}, dt=0.1)
+    with pytest.raises(ValueError, match="indices outside"):
+        nj.validate(bad_net, params)
+    with pytest.raises(ValueError, match="unknown population 'nope'"):
+        nj.simulate(net, params, s0, {"nope": jnp.zeros((T, N))})
+    with pytest.raises(ValueError, match=r"inputs\['in'\] must have shape"):
+        nj.simulate(net, params, s0, {"in": jnp.zeros((T, N_IN + 1))})
+    with pytest.raises(ValueError, match="needs n_steps"):
+        nj.simulate(net, params, s0)
+    with pytest.raises(ValueError, match="Network.dt"):
+        nj.Network(net.populations, net.projections, dt=0.0)
