@@ -1,0 +1,111 @@
+"""Every ``experiments/*.py`` runs with ``--smoke`` and writes a sane ``results.json``; the CLI helper.
+
+Each experiment runs in its own subprocess (float32, as outside the tests), so the test
+checks exactly what a user gets from ``python experiments/<name>.py --smoke --out DIR``.
+"""
+import dataclasses
+import importlib.util
+import json
+import math
+import os
+import pathlib
+import subprocess
+import sys
+from typing import Optional
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+EXPERIMENTS = sorted(p for p in (ROOT / "experiments").glob("*.py") if not p.name.startswith("_"))
+TIMEOUT_S = 300
+
+# Per-experiment checks on top of the generic ones: name -> function(results) raising on failure.
+
+
+def _check_coba(res):
+    m, cfg = res["metrics"], res["config"]
+    assert math.isfinite(m["rate_hz"]) and m["rate_hz"] > 0, m["rate_hz"]
+    assert m["n_neurons"] == cfg["n"]
+    assert m["n_synapses"] == cfg["n"] * cfg["k"]
+    assert m["n_steps"] == round(cfg["duration"] / cfg["dt"])
+    assert m["compiles_during_run"] == 0
+    for key in ("sim_seconds", "compile_seconds", "cpu_seconds"):
+        assert m[key] > 0
+    for key in ("raster_png", "rate_png"):
+        assert os.path.getsize(m[key]) > 0
+
+
+EXTRA_CHECKS = {"coba": _check_coba}
+
+
+def _load_cli():
+    spec = importlib.util.spec_from_file_location("experiments_cli", ROOT / "experiments" / "_cli.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("script", EXPERIMENTS, ids=lambda p: p.stem)
+def test_experiment_smoke(script, tmp_path):
+    out = tmp_path / "out"
+    env = dict(os.environ, JAX_PLATFORMS="cpu")
+    env.pop("JAX_ENABLE_X64", None)
+    proc = subprocess.run([sys.executable, str(script), "--smoke", "--out", str(out)],
+                          cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=TIMEOUT_S)
+    assert proc.returncode == 0, f"{script.name} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    results = json.loads((out / "results.json").read_text())
+    assert {"config", "metrics", "git_commit", "jax_version", "timestamp"} <= set(results)
+    numbers = {k: v for k, v in results["metrics"].items()
+               if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    assert numbers, "results.json has no numeric metrics"
+    assert all(math.isfinite(v) for v in numbers.values()), numbers
+    EXTRA_CHECKS.get(script.stem, lambda res: None)(results)
+
+
+# ----------------------------------------------------------------------------- _cli
+
+
+@dataclasses.dataclass(frozen=True)
+class _Config:
+    n_units: int = 10
+    rate: float = 1.5
+    name: str = "a"
+    plot: bool = True
+    sizes: tuple[int, ...] = (1, 2)
+    pair: tuple[float, float] = (0.5, 1.0)
+    limit: Optional[int] = None
+    out: str = "results/x"
+
+    def smoke(self):
+        return dataclasses.replace(self, n_units=2, plot=False)
+
+
+
+def test_cli_parse_types_smoke_and_overrides():
+    cli = _load_cli()
+    assert cli.parse(_Config, []) == _Config()
+    cfg = cli.parse(_Config, ["--n-units", "7", "--rate", "2", "--no-plot", "--sizes", "4", "5",
+                              "6", "--pair", "1", "2", "--limit", "3", "--out", "d"])
+    assert cfg == _Config(n_units=7, rate=2.0, plot=False, sizes=(4, 5, 6), pair=(1.0, 2.0),
+                          limit=3, out="d")
+    assert cli.parse(_Config, ["--smoke"]) == _Config(n_units=2, plot=False)
+    # explicit options override the smoke configuration
+    assert cli.parse(_Config, ["--smoke", "--n-units", "5", "--plot"]) == _Config(n_units=5)
+    assert cli.parse(_Config, ["--limit", "none"]).limit is None
+    with pytest.raises(SystemExit):
+        cli.parse(_Config, ["--n-units", "x"])
+
+
+def test_cli_save_results(tmp_path):
+    cli = _load_cli()
+    import numpy as np
+
+    path = cli.save_results(_Config(out=str(tmp_path / "r")),
+                            {"a": np.float32(1.5), "b": np.arange(3), "c": float("nan")})
+    res = json.loads(pathlib.Path(path).read_text())
+    assert res["metrics"] == {"a": 1.5, "b": [0, 1, 2], "c": None}
+    assert res["config"]["sizes"] == [1, 2]
+    assert res["git_commit"] is None or len(res["git_commit"]) == 40
+    import jax
+    assert res["jax_version"] == jax.__version__
