@@ -3,24 +3,48 @@
 Three pytrees (``net`` / ``params`` / ``state``), pure model steps, and one scan-based
 :func:`simulate`. Units: ms, mV, pA, pF, nS.
 """
-from neurojax.connectivity import Connectivity, fixed_out_degree, from_edges
+from neurojax import inputs, metrics, plotting  # plotting imports matplotlib lazily
+from neurojax.connectivity import (MAASS_C, NALSM_C, Connectivity, apply_dale,
+                                   connection_probability, dale_signs, distance_based,
+                                   fixed_in_degree, fixed_out_degree, fixed_prob, fixed_total,
+                                   from_edges, from_scipy, grid_positions, to_dense)
 from neurojax.network import (Network, Population, SimState, init_params, init_state,
                               validate)
-from neurojax.neurons import LIF, LIFParams, LIFState, SpikeSource
+from neurojax.neurons import (ALIF, ALL_NEURONS, HH, LIF, AdEx, AdExParams, AdExState,
+                              ALIFParams, ALIFState, ClippedLinear, ClippedLinearParams,
+                              ClippedLinearState, HHParams, HHState, Izhikevich,
+                              IzhikevichParams, IzhikevichState, LeakyTanh, LeakyTanhParams,
+                              LeakyTanhState, LIFParams, LIFState, SpikeSource)
 from neurojax.projections import ProjParams, ProjState, Projection
 from neurojax.simulate import Record, check_finite, run_chunked, simulate, spikes, step
 from neurojax.surrogates import Arctan, Sigmoid, SuperSpike, Triangle
-from neurojax.synapses import Exponential, ExponentialParams, ExponentialState
-# (helper-neurons) extra neuron imports go on the next line
-# (helper-synapses) extra synapse / connectivity imports go on the next line
-# (helper-io) inputs / metrics / plotting imports go on the next line
+from neurojax.synapses import (Alpha, AlphaParams, AlphaState, DualExponential,
+                               DualExponentialParams, DualExponentialState, Exponential,
+                               ExponentialParams, ExponentialState, TsodyksMarkram,
+                               TsodyksMarkramParams, TsodyksMarkramState)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Arctan", "Connectivity", "Exponential", "ExponentialParams", "ExponentialState", "LIF",
-    "LIFParams", "LIFState", "Network", "Population", "ProjParams", "ProjState", "Projection",
-    "Record", "Sigmoid", "SimState", "SpikeSource", "SuperSpike", "Triangle", "check_finite",
-    "fixed_out_degree", "from_edges", "init_params", "init_state", "run_chunked", "simulate",
-    "spikes", "step", "validate",
+    # neurons
+    "LIF", "LIFParams", "LIFState", "ALIF", "ALIFParams", "ALIFState", "Izhikevich",
+    "IzhikevichParams", "IzhikevichState", "AdEx", "AdExParams", "AdExState", "HH", "HHParams",
+    "HHState", "LeakyTanh", "LeakyTanhParams", "LeakyTanhState", "ClippedLinear",
+    "ClippedLinearParams", "ClippedLinearState", "SpikeSource", "ALL_NEURONS",
+    # surrogates
+    "SuperSpike", "Sigmoid", "Triangle", "Arctan",
+    # synapses
+    "Exponential", "ExponentialParams", "ExponentialState", "DualExponential",
+    "DualExponentialParams", "DualExponentialState", "Alpha", "AlphaParams", "AlphaState",
+    "TsodyksMarkram", "TsodyksMarkramParams", "TsodyksMarkramState",
+    # connectivity
+    "Connectivity", "from_edges", "from_scipy", "fixed_prob", "fixed_in_degree",
+    "fixed_out_degree", "fixed_total", "distance_based", "grid_positions",
+    "connection_probability", "NALSM_C", "MAASS_C", "dale_signs", "apply_dale", "to_dense",
+    # networks and simulation
+    "Population", "Projection", "ProjParams", "ProjState", "Network", "SimState",
+    "init_params", "init_state", "validate", "simulate", "step", "run_chunked", "spikes",
+    "Record", "check_finite",
+    # submodules
+    "inputs", "metrics", "plotting",
 ]

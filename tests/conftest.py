@@ -16,3 +16,10 @@ jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
 @pytest.fixture
 def key():
     return jax.random.PRNGKey(0)
+
+
+@pytest.fixture(autouse=True)
+def _float64_numerics():
+    """Importing brainpy switches x64 off process-wide; every test starts in float64 again."""
+    jax.config.update("jax_enable_x64", True)
+    yield
