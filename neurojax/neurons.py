@@ -33,6 +33,14 @@ def _is_refractory(refrac, dt):
     return refrac > 0.5 * dt
 
 
+def _check_above(params, high: str, low: str, owner: str):
+    """``params.high > params.low`` everywhere (the surrogate is scaled by their gap)."""
+    gap = np.asarray(getattr(params, high)) - np.asarray(getattr(params, low))
+    if not (gap > 0).all():
+        raise ValueError(f"{owner}.{high} must exceed {owner}.{low} (the surrogate spike function "
+                         f"is scaled by their gap), got min gap {gap.min()} mV")
+
+
 class LIFParams(NamedTuple):
     tau_m: Array    # ms   membrane time constant (C_m / g_L)
     c_m: Array      # pF   membrane capacitance
@@ -98,9 +106,14 @@ class LIF:
     {V_\infty - V_\mathrm{th}})$.
 
     Args:
-        spike_fn: surrogate spike function applied to $V - V_\mathrm{th}$.
-        detach_reset: if True the reset does not carry gradient through the spike
-            (a common choice in surrogate-gradient training).
+        spike_fn: surrogate spike function applied to the distance to threshold in units of
+            the threshold-reset gap, $(V - V_\mathrm{th}) / (V_\mathrm{th} - V_\mathrm{reset})$
+            (dimensionless, as in threshold-normalised SNN libraries). With the gap as the
+            unit, the reset's own gradient balances the recurrent loops and BPTT stays stable
+            over thousands of steps; a surrogate on raw millivolts is ~15x steeper and explodes.
+        detach_reset: if True the reset does not carry gradient through the spike. Keep the
+            default (False) for recurrent networks: the reset's gradient is what keeps their
+            BPTT gradients bounded.
 
     References:
         Gerstner, Kistler, Naud & Paninski (2014), *Neuronal Dynamics*, ch. 1.3.
@@ -137,7 +150,7 @@ class LIF:
         v_free = v_inf + (state.v - v_inf) * jnp.exp(-dt * g_tot / p.c_m)
         refractory = _is_refractory(state.refrac, dt)
         v = jnp.where(refractory, state.v, v_free)
-        spike = self.spike_fn(v - p.v_th) * (1.0 - refractory)
+        spike = self.spike_fn((v - p.v_th) / (p.v_th - p.v_reset)) * (1.0 - refractory)
         reset_gate = jax.lax.stop_gradient(spike) if self.detach_reset else spike
         v = (1.0 - reset_gate) * v + reset_gate * p.v_reset     # exact for s in {0, 1}
         return LIFState(v=v, refrac=_refractory_countdown(state.refrac, spike, p.t_ref, dt),
@@ -146,6 +159,7 @@ class LIF:
     def validate(self, params: LIFParams, n: int, dt: float, allow_large_dt: bool = False):
         check_params(params, n, "LIFParams", positive=("tau_m", "c_m"), nonnegative=("t_ref",),
                      time_constants=("tau_m",), dt=dt, allow_large_dt=allow_large_dt)
+        _check_above(params, "v_th", "v_reset", "LIFParams")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -294,8 +308,9 @@ class ALIF:
     With $\beta_a = 0$ the model is exactly :class:`LIF`.
 
     Args:
-        spike_fn: surrogate spike function applied to $V - \vartheta$ (gradients flow into
-            both $V$ and the adaptation variable).
+        spike_fn: surrogate spike function applied to $(V - \vartheta) / (V_\mathrm{th} -
+            V_\mathrm{reset})$ (gradients flow into both $V$ and the adaptation variable; see
+            :class:`LIF` for why the argument is normalised).
         detach_reset: if True the reset does not carry gradient through the spike.
 
     References:
@@ -340,7 +355,7 @@ class ALIF:
         refractory = _is_refractory(state.refrac, dt)
         v = jnp.where(refractory, state.v, v_free)
         a = state.a * jnp.exp(-dt / p.tau_a)
-        spike = self.spike_fn(v - (p.v_th + p.beta_a * a)) * (1.0 - refractory)
+        spike = self.spike_fn((v - (p.v_th + p.beta_a * a)) / (p.v_th - p.v_reset)) * (1.0 - refractory)
         reset_gate = jax.lax.stop_gradient(spike) if self.detach_reset else spike
         v = (1.0 - reset_gate) * v + reset_gate * p.v_reset     # exact for s in {0, 1}
         return ALIFState(v=v, a=a + spike,
@@ -351,6 +366,7 @@ class ALIF:
         check_params(params, n, "ALIFParams", positive=("tau_m", "c_m", "tau_a"),
                      nonnegative=("t_ref",), time_constants=("tau_m", "tau_a"), dt=dt,
                      allow_large_dt=allow_large_dt)
+        _check_above(params, "v_th", "v_reset", "ALIFParams")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -443,7 +459,8 @@ class Izhikevich:
     spikes are one step earlier.
 
     Args:
-        spike_fn: surrogate spike function applied to $v - v_\mathrm{peak}$.
+        spike_fn: surrogate spike function applied to $(v - v_\mathrm{peak}) / (v_\mathrm{peak} - c)$
+            (normalised as in :class:`LIF`).
         detach_reset: if True the reset does not carry gradient through the spike.
         method: ``"rk4"`` or ``"izhikevich2003"`` (see above).
 
@@ -501,7 +518,7 @@ class Izhikevich:
             v = state.v + 0.5 * dt * self._rhs(p, drive, state.v, state.u)[0]
             v = v + 0.5 * dt * self._rhs(p, drive, v, state.u)[0]
             u = state.u + dt * p.a * (p.b * v - state.u)
-        spike = self.spike_fn(v - p.v_peak)
+        spike = self.spike_fn((v - p.v_peak) / (p.v_peak - p.c))
         reset_gate = jax.lax.stop_gradient(spike) if self.detach_reset else spike
         v = (1.0 - reset_gate) * v + reset_gate * p.c     # exact v <- c even after a large overshoot
         u = u + reset_gate * p.d
@@ -510,6 +527,7 @@ class Izhikevich:
     def validate(self, params: IzhikevichParams, n: int, dt: float, allow_large_dt: bool = False):
         check_params(params, n, "IzhikevichParams", positive=("a", "c_m"), dt=dt,
                      allow_large_dt=allow_large_dt)
+        _check_above(params, "v_peak", "c", "IzhikevichParams")
         if not allow_large_dt and (dt * np.asarray(params.a) > 1.0).any():
             raise ValueError(f"IzhikevichParams.a: 1/a = {1.0 / np.max(params.a)} ms is smaller than "
                              f"dt = {dt} ms; reduce dt or build the Network with allow_large_dt=True")
@@ -614,7 +632,8 @@ class AdEx:
     in :class:`LIF`.
 
     Args:
-        spike_fn: surrogate spike function applied to $V - V_\mathrm{peak}$.
+        spike_fn: surrogate spike function applied to $(V - V_\mathrm{peak}) /
+            (V_\mathrm{peak} - V_\mathrm{reset})$ (normalised as in :class:`LIF`).
         detach_reset: if True the reset does not carry gradient through the spike.
 
     References:
@@ -667,7 +686,7 @@ class AdEx:
             return jnp.where(refractory, 0.0, dv), dw
 
         v, w = _rk4(f, (state.v, state.w), dt)
-        spike = self.spike_fn(v - p.v_peak) * (1.0 - refractory)
+        spike = self.spike_fn((v - p.v_peak) / (p.v_peak - p.v_reset)) * (1.0 - refractory)
         reset_gate = jax.lax.stop_gradient(spike) if self.detach_reset else spike
         v = (1.0 - reset_gate) * v + reset_gate * p.v_reset   # exact reset even after a large overshoot
         w = w + reset_gate * p.b
@@ -678,6 +697,7 @@ class AdEx:
         check_params(params, n, "AdExParams", positive=("c_m", "g_l", "delta_t", "tau_w"),
                      nonnegative=("t_ref",), time_constants=("tau_w",), dt=dt,
                      allow_large_dt=allow_large_dt)
+        _check_above(params, "v_peak", "v_reset", "AdExParams")
         if not allow_large_dt and (np.asarray(params.c_m) / np.asarray(params.g_l) < dt).any():
             raise ValueError(f"AdExParams.c_m / g_l (membrane time constant) is smaller than dt = {dt} "
                              "ms; reduce dt or build the Network with allow_large_dt=True")
@@ -803,7 +823,8 @@ class HH:
     what fitting needs.
 
     Args:
-        spike_fn: surrogate spike function applied to $V - V_\mathrm{th}$.
+        spike_fn: surrogate spike function applied to $V - V_\mathrm{th}$ (mV; HH has no
+            reset, so its spikes feed no loop inside the neuron).
 
     References:
         Hodgkin & Huxley (1952), J. Physiol. 117(4), 500–544.

@@ -10,7 +10,9 @@ holding one can sit in the static part of a network without defeating the jit ca
 | ``Triangle(b)``    | ``x > 0``    | :math:`\max(0, 1 - b|x|)` (Bellec et al. 2018 use ``b=1``, gain 0.3 outside) |
 | ``Arctan(b)``      | ``x > 0``    | :math:`1 / (1 + (\pi b x / 2)^2)` (Fang et al. 2021, up to the :math:`b/2` gain, see below) |
 
-``x`` is the distance to threshold (mV for spiking models); ``b`` (``beta``) has units 1/mV.
+``x`` is the distance to threshold, which spiking models express in units of their
+threshold-reset gap (dimensionless; see ``neurojax.LIF``), so ``b`` (``beta``) is
+dimensionless.
 All backward functions here peak at 1 at ``x = 0`` except ``Sigmoid`` (peak ``b/4``) and
 ``Arctan`` (peak ``b/2``), which keep their textbook normalisation.
 

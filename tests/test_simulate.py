@@ -228,6 +228,8 @@ def test_bad_input_raises_clear_errors(key):
         nj.init_params(net, {"E": {"tau_m": -1.0}, "in->E": 1.0, "E->E": 1.0})
     with pytest.raises(ValueError, match="tau_m.*shape"):
         nj.init_params(net, {"E": {"tau_m": jnp.ones(3)}, "in->E": 1.0, "E->E": 1.0})
+    with pytest.raises(ValueError, match="v_th must exceed LIFParams.v_reset"):
+        nj.init_params(net, {"E": {"v_reset": -40.0}, "in->E": 1.0, "E->E": 1.0})
     with pytest.raises(ValueError, match="smaller than dt"):
         nj.init_params(net, {"E": {"tau_m": 0.05}, "in->E": 1.0, "E->E": 1.0})
     big_dt = nj.Network(net.populations, net.projections, dt=0.1, allow_large_dt=True)
@@ -260,3 +262,30 @@ def test_bad_input_raises_clear_errors(key):
         nj.simulate(net, params, s0)
     with pytest.raises(ValueError, match="Network.dt"):
         nj.Network(net.populations, net.projections, dt=0.0)
+
+
+def test_bptt_gradient_stays_bounded_over_long_recurrent_runs():
+    """Regression guard: the rate-loss gradient of a recurrent E/I net must not grow with T.
+
+    With the surrogate applied to raw millivolts (peak slope 1/mV) the gradient at 2000 steps
+    was ~1e17 times that at 500 steps; with the threshold-normalised argument it stays O(1).
+    """
+    k1, k2, k3 = jax.random.split(jax.random.PRNGKey(0), 3)
+    net = nj.Network(
+        {"in": nj.Population(nj.SpikeSource(), 50), "E": nj.Population(nj.LIF(), 40),
+         "I": nj.Population(nj.LIF(), 10)},
+        {"in->E": nj.Projection(nj.fixed_out_degree(k1, 50, 40, 10), "in", "E", receptor="g_exc"),
+         "E->I": nj.Projection(nj.fixed_out_degree(k2, 40, 10, 5), "E", "I", receptor="g_exc"),
+         "I->E": nj.Projection(nj.fixed_out_degree(k3, 10, 40, 20), "I", "E", receptor="g_inh",
+                               delay_steps=5)}, dt=0.1)
+    params = nj.init_params(net, {"in->E": 3.0, "E->I": 2.0, "I->E": 4.0})
+    state = nj.init_state(net, params)
+    x = nj.inputs.poisson(jax.random.PRNGKey(1), rate_hz=50.0, n_steps=2000, n=50, dt=0.1)
+
+    def mean_rate(p, n_steps):
+        _, s = nj.simulate(net, p, state, {"in": x[:n_steps]})
+        return s["E"].mean() / 0.1e-3
+
+    grads = [jax.grad(mean_rate)(params, n)["in->E"].w for n in (500, 2000)]
+    assert all(np.isfinite(float(g)) and float(g) != 0.0 for g in grads)
+    assert 0.1 < abs(float(grads[1]) / float(grads[0])) < 10.0, grads
