@@ -2,6 +2,9 @@
 
 Every kernel has a plain-``jnp`` ``*_reference`` twin in ``reference.py`` that defines it.
 """
+from neurojax.kernels.event import (PULL_ABOVE, PullTable, event_gather, event_scatter,
+                                    event_scatter_with_info, propagate, pull_table)
 from neurojax.kernels.reference import event_scatter_reference
 
-__all__ = ["event_scatter_reference"]
+__all__ = ["PULL_ABOVE", "PullTable", "event_gather", "event_scatter", "event_scatter_reference",
+           "event_scatter_with_info", "propagate", "pull_table"]
