@@ -289,3 +289,29 @@ def test_bptt_gradient_stays_bounded_over_long_recurrent_runs():
     grads = [jax.grad(mean_rate)(params, n)["in->E"].w for n in (500, 2000)]
     assert all(np.isfinite(float(g)) and float(g) != 0.0 for g in grads)
     assert 0.1 < abs(float(grads[1]) / float(grads[0])) < 10.0, grads
+
+
+@pytest.mark.parametrize("max_events", [1, 4])
+def test_event_kernel_in_simulate_equals_reference_path(key, max_events):
+    """``Projection(max_events=...)`` gives the reference results, values and gradients,
+    also when a step has more active rows than the capacity (max_events=1 overflows)."""
+    net = small_net(key)
+    event_net = nj.Network(net.populations, {
+        name: dataclasses.replace(proj, max_events=max_events)
+        for name, proj in net.projections.items()}, dt=net.dt)
+    params = small_params(net)
+    x = {"in": input_spikes(jax.random.PRNGKey(8))}
+    assert float(x["in"].sum(axis=1).max()) > max_events      # some steps overflow
+
+    def loss(p, network):
+        _, rec = nj.simulate(network, p, nj.init_state(network, p), x,
+                             record=nj.Record(("E", "v"), ("E", "spike")))
+        return jnp.sum(rec["E"]["v"] ** 2) * 1e-4 + jnp.sum(rec["E"]["spike"]), rec
+
+    (l_ref, rec_ref), g_ref = jax.value_and_grad(loss, has_aux=True)(params, net)
+    (l_evt, rec_evt), g_evt = jax.value_and_grad(loss, has_aux=True)(params, event_net)
+    np.testing.assert_array_equal(rec_evt["E"]["spike"], rec_ref["E"]["spike"])
+    np.testing.assert_allclose(rec_evt["E"]["v"], rec_ref["E"]["v"], rtol=1e-12, atol=1e-9)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9), g_evt, g_ref)
+    with pytest.raises(ValueError, match="max_events"):
+        dataclasses.replace(net.projections["E->E"], max_events=0)
