@@ -33,6 +33,16 @@ def _is_refractory(refrac, dt):
     return refrac > 0.5 * dt
 
 
+def _conductance_membrane_step(p, v, drive, dt):
+    r"""Exact step of $C_m \dot V = -g_L(V - V_\mathrm{rest}) + \sum_r g_r(E_r - V) + I + I_e$
+    with the conductances and currents of ``drive`` held over ``dt`` (LIF and ALIF membrane)."""
+    g_leak = p.c_m / p.tau_m
+    g_exc, g_inh = drive["g_exc"], drive["g_inh"]
+    g_tot = g_leak + g_exc + g_inh
+    v_inf = (g_leak * p.v_rest + g_exc * p.e_exc + g_inh * p.e_inh + drive["i"] + p.i_e) / g_tot
+    return v_inf + (v - v_inf) * jnp.exp(-dt * g_tot / p.c_m)
+
+
 def _check_above(params, high: str, low: str, owner: str):
     """``params.high > params.low`` everywhere (the surrogate is scaled by their gap)."""
     gap = np.asarray(getattr(params, high)) - np.asarray(getattr(params, low))
@@ -143,11 +153,7 @@ class LIF:
 
     def step(self, params: LIFParams, state: LIFState, drive, dt: float) -> LIFState:
         p = params
-        g_leak = p.c_m / p.tau_m
-        g_exc, g_inh = drive["g_exc"], drive["g_inh"]
-        g_tot = g_leak + g_exc + g_inh
-        v_inf = (g_leak * p.v_rest + g_exc * p.e_exc + g_inh * p.e_inh + drive["i"] + p.i_e) / g_tot
-        v_free = v_inf + (state.v - v_inf) * jnp.exp(-dt * g_tot / p.c_m)
+        v_free = _conductance_membrane_step(p, state.v, drive, dt)
         refractory = _is_refractory(state.refrac, dt)
         v = jnp.where(refractory, state.v, v_free)
         spike = self.spike_fn((v - p.v_th) / (p.v_th - p.v_reset)) * (1.0 - refractory)
@@ -347,11 +353,7 @@ class ALIF:
 
     def step(self, params: ALIFParams, state: ALIFState, drive, dt: float) -> ALIFState:
         p = params
-        g_leak = p.c_m / p.tau_m
-        g_exc, g_inh = drive["g_exc"], drive["g_inh"]
-        g_tot = g_leak + g_exc + g_inh
-        v_inf = (g_leak * p.v_rest + g_exc * p.e_exc + g_inh * p.e_inh + drive["i"] + p.i_e) / g_tot
-        v_free = v_inf + (state.v - v_inf) * jnp.exp(-dt * g_tot / p.c_m)
+        v_free = _conductance_membrane_step(p, state.v, drive, dt)
         refractory = _is_refractory(state.refrac, dt)
         v = jnp.where(refractory, state.v, v_free)
         a = state.a * jnp.exp(-dt / p.tau_a)
