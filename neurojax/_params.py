@@ -1,4 +1,6 @@
 """Shared helpers for ``Params`` NamedTuples: defaults, dtype, and value validation."""
+import math
+
 import jax.numpy as jnp
 import numpy as np
 
@@ -46,3 +48,11 @@ def check_params(params, n: int, owner: str, *, positive=(), nonnegative=(), tim
             raise ValueError(
                 f"{where} = {arr.min()} ms is smaller than dt = {dt} ms; reduce dt or build the "
                 "Network with allow_large_dt=True")
+
+
+def check_positive_ms(value, name: str = "dt") -> float:
+    """``value`` as a float if it is a finite positive number (of ms), else ValueError."""
+    if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, bool) \
+            or not math.isfinite(value) or not value > 0:
+        raise ValueError(f"{name} must be a positive number of ms, got {value!r}")
+    return float(value)

@@ -17,14 +17,13 @@ Units: ``dt`` and times in ms, rates in Hz, currents in pA.
 The random encoders are jit-compatible when the sizes (``n_steps``, ``n``) are static; value
 checks (probabilities within ``[0, 1]``) run only on concrete inputs, outside ``jit``.
 """
-import math
 from typing import Optional
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from neurojax._params import float_dtype
+from neurojax._params import check_positive_ms, float_dtype
 
 Array = jax.Array
 
@@ -35,13 +34,6 @@ def _check_steps(n_steps, name="n_steps"):
     if not isinstance(n_steps, (int, np.integer)) or isinstance(n_steps, bool) or n_steps < 1:
         raise ValueError(f"{name} must be a positive int, got {n_steps!r}")
     return int(n_steps)
-
-
-def _check_dt(dt):
-    if not isinstance(dt, (int, float, np.floating, np.integer)) or isinstance(dt, bool) \
-            or not dt > 0 or not math.isfinite(dt):
-        raise ValueError(f"dt must be a positive number of ms, got {dt!r}")
-    return float(dt)
 
 
 def _concrete(x) -> Optional[np.ndarray]:
@@ -96,7 +88,7 @@ def poisson(key, rate_hz, n_steps: int, n: Optional[int] = None, dt: float = 0.1
         True
     """
     n_steps = _check_steps(n_steps)
-    dt = _check_dt(dt)
+    dt = check_positive_ms(dt)
     shape = np.shape(rate_hz)
     if n is None:
         if len(shape) == 0:
@@ -203,7 +195,7 @@ def latency(x, n_steps: int, *, method: str = "linear", threshold: float = 0.0,
         _check_probability(x, "latency: x")
         steps = jnp.round((1.0 - x) * (n_steps - 1))
     elif method == "log":
-        dt = _check_dt(dt)
+        dt = check_positive_ms(dt)
         if not threshold > 0:
             raise ValueError(f"latency(method='log'): threshold must be > 0, got {threshold!r}")
         if not tau > 0:
@@ -243,7 +235,7 @@ def step_current(n_steps: int, n: int, dt: float, amplitude, t_start: float = 0.
     """
     n_steps = _check_steps(n_steps)
     n = _check_steps(n, "n")
-    dt = _check_dt(dt)
+    dt = check_positive_ms(dt)
     if np.shape(amplitude) not in ((), (n,)):
         raise ValueError(f"step_current: amplitude must be a scalar or have shape ({n},), "
                          f"got {np.shape(amplitude)}")

@@ -24,16 +24,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from neurojax._params import check_positive_ms
+
 Array = jax.Array
 
 __all__ = ["fano_factor", "firing_rates", "isi", "isi_cv", "population_rate"]
-
-
-def _check_dt(dt, name="dt"):
-    if not isinstance(dt, (int, float, np.integer, np.floating)) or isinstance(dt, bool) \
-            or not math.isfinite(dt) or not dt > 0:
-        raise ValueError(f"{name} must be a positive number of ms, got {dt!r}")
-    return float(dt)
 
 
 def _as_2d(spikes, fn: str) -> np.ndarray:
@@ -67,7 +62,7 @@ def firing_rates(spikes, dt: float) -> Array:
         >>> nj.metrics.firing_rates(s, dt=0.1).tolist()
         [100.0, 0.0]
     """
-    dt = _check_dt(dt)
+    dt = check_positive_ms(dt)
     x = jnp.asarray(spikes)
     if x.ndim == 0:
         raise ValueError("firing_rates: spikes must have a time axis, got a scalar")
@@ -98,7 +93,7 @@ def population_rate(spikes, dt: float, bin_ms=None) -> Array:
         >>> nj.metrics.population_rate(s, dt=0.5, bin_ms=5.0).tolist()   # 2 spikes / (4 * 5 ms)
         [100.0, 0.0]
     """
-    dt = _check_dt(dt)
+    dt = check_positive_ms(dt)
     x = jnp.asarray(spikes)
     if x.ndim < 2:
         raise ValueError(f"population_rate: spikes must have shape (T, n), got {x.shape}")
@@ -117,7 +112,7 @@ def population_rate(spikes, dt: float, bin_ms=None) -> Array:
 
 
 def _bin_steps(bin_ms, dt, fn):
-    bin_ms = _check_dt(bin_ms, f"{fn}: bin_ms")
+    bin_ms = check_positive_ms(bin_ms, f"{fn}: bin_ms")
     width = int(round(bin_ms / dt))
     if width < 1 or not math.isclose(width * dt, bin_ms, rel_tol=1e-9, abs_tol=1e-12):
         raise ValueError(f"{fn}: bin_ms={bin_ms} must be a positive multiple of dt={dt}")
@@ -143,7 +138,7 @@ def isi(spikes, dt: float) -> list:
         >>> nj.metrics.isi(s, dt=0.5)[0].tolist()
         [1.0, 2.5]
     """
-    dt = _check_dt(dt)
+    dt = check_positive_ms(dt)
     arr = _as_2d(spikes, "isi")
     out = []
     for i in range(arr.shape[1]):
@@ -176,7 +171,7 @@ def isi_cv(spikes, dt: float, *, min_spikes: int = 2) -> np.ndarray:
         >>> nj.metrics.isi_cv(s, dt=0.1).tolist()
         [0.0, nan]
     """
-    _check_dt(dt)
+    check_positive_ms(dt)
     if not isinstance(min_spikes, (int, np.integer)) or isinstance(min_spikes, bool) \
             or min_spikes < 2:
         raise ValueError(f"isi_cv: min_spikes must be an int >= 2, got {min_spikes!r}")
@@ -226,7 +221,7 @@ def fano_factor(spikes, bin_ms: float, dt: float, *, ddof: int = 0) -> np.ndarra
         >>> nj.metrics.fano_factor(s, bin_ms=1.0, dt=0.1).round(6).tolist()
         [0.833333]
     """
-    dt = _check_dt(dt)
+    dt = check_positive_ms(dt)
     if ddof not in (0, 1):
         raise ValueError(f"fano_factor: ddof must be 0 or 1, got {ddof!r}")
     raw = np.asarray(spikes).astype(np.float64)

@@ -10,6 +10,8 @@ import os
 
 import numpy as np
 
+from neurojax._params import check_positive_ms
+
 __all__ = ["raster", "traces"]
 
 
@@ -27,9 +29,7 @@ def _figure(figsize):
 
 
 def _check(dt, path):
-    if not isinstance(dt, (int, float, np.integer, np.floating)) or isinstance(dt, bool) \
-            or not dt > 0:
-        raise ValueError(f"dt must be a positive number of ms, got {dt!r}")
+    check_positive_ms(dt)
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or path-like, got {type(path).__name__}")
 
