@@ -35,7 +35,18 @@ def _check_coba(res):
         assert os.path.getsize(m[key]) > 0
 
 
-EXTRA_CHECKS = {"coba": _check_coba}
+def _check_bench_coba(res):
+    m = res["metrics"]
+    assert m["n_failed"] == 0 and m["n_runs"] == len(m["runs"]) > 0
+    assert any(run["simulator"] == "neurojax" for run in m["runs"])
+    for run in m["runs"]:
+        assert math.isfinite(run["rate_hz"]) and run["rate_hz"] > 0, run
+        assert run["cpu_seconds"] > 0, run
+        assert run.get("compiles_during_run", 0) == 0, run
+    assert os.path.getsize(m["plot_png"]) > 0
+
+
+EXTRA_CHECKS = {"coba": _check_coba, "bench_coba": _check_bench_coba}
 
 
 def _load_cli():
