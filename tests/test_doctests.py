@@ -31,3 +31,25 @@ def test_docstring_examples(name):
 def test_docs_examples(path):
     result = doctest.testfile(str(path), module_relative=False, optionflags=FLAGS, verbose=False)
     assert result.failed == 0, f"{result.failed} example(s) failed in {path.name}"
+
+
+def _readme():
+    return (ROOT / "README.md").read_text()
+
+
+def test_readme_quick_start_runs_and_gives_finite_gradients():
+    block = _readme().split("```python\n", 1)[1].split("```", 1)[0]
+    namespace = {}
+    exec(compile(block, "README.md quick start", "exec"), namespace)
+    import jax
+    import numpy as np
+    leaves = jax.tree.leaves(namespace["grads"])
+    assert leaves and all(np.isfinite(np.asarray(x)).all() for x in leaves)
+    assert np.isfinite(float(namespace["value"]))
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    commands = [line.strip() for line in _readme().splitlines() if line.startswith("    python3 -m venv")]
+    assert len(commands) == 2, commands                       # install+run, install+test
+    ci_lines = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert commands[1] in [line.strip() for line in ci_lines]
