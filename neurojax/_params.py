@@ -50,6 +50,15 @@ def check_params(params, n: int, owner: str, *, positive=(), nonnegative=(), tim
                 "Network with allow_large_dt=True")
 
 
+def check_int(value, name: str, minimum: int = 1) -> int:
+    """``value`` as an int if it is an integer (not a bool) ``>= minimum``, else ValueError."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
+            or value < minimum:
+        kind = {0: "a non-negative int", 1: "a positive int"}.get(minimum, f"an int >= {minimum}")
+        raise ValueError(f"{name} must be {kind}, got {value!r}")
+    return int(value)
+
+
 def check_positive_ms(value, name: str = "dt") -> float:
     """``value`` as a float if it is a finite positive number (of ms), else ValueError."""
     if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, bool) \

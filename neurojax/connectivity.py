@@ -14,6 +14,7 @@ from typing import Optional
 import jax
 import numpy as np
 
+from neurojax._params import check_int
 from neurojax._tree import pytree_dataclass, static
 
 
@@ -146,15 +147,8 @@ def fixed_out_degree(key, n_pre: int, n_post: int, k: int, *, replace: bool = Tr
 # ---------------------------------------------------------------------------------------------
 
 
-def _check_size(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
-
-
 def _check_count(name: str, value, upper: int, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"{name} must be a non-negative int, got {value!r}")
+    value = check_int(value, name, minimum=0)
     if value > upper:
         raise ValueError(f"{name}={value} exceeds the {upper} {what}")
     return int(value)
@@ -254,7 +248,7 @@ def fixed_prob(key, n_pre: int, n_post: int, p: float, *,
         >>> 800 < conn.n_synapses() < 1200
         True
     """
-    n_pre, n_post = _check_size("n_pre", n_pre), _check_size("n_post", n_post)
+    n_pre, n_post = check_int(n_pre, "n_pre"), check_int(n_post, "n_post")
     p = _check_prob("p", p)
     rng = numpy_rng(key)
     if p >= 0.25:
@@ -295,7 +289,7 @@ def fixed_in_degree(key, n_pre: int, n_post: int, k: int, *,
         >>> np.asarray(nj.to_dense(conn)).sum(axis=0).tolist()
         [3.0, 3.0, 3.0, 3.0, 3.0]
     """
-    n_pre, n_post = _check_size("n_pre", n_pre), _check_size("n_post", n_post)
+    n_pre, n_post = check_int(n_pre, "n_pre"), check_int(n_post, "n_post")
     k = _check_count("k", k, n_pre - (0 if allow_autapses else 1),
                      "presynaptic partners available" + ("" if allow_autapses else
                                                          " (autapses excluded)"))
@@ -314,7 +308,7 @@ def fixed_total(key, n_pre: int, n_post: int, n_synapses: int) -> Connectivity:
         >>> nj.fixed_total(jax.random.PRNGKey(0), 10, 20, 30).n_synapses()
         30
     """
-    n_pre, n_post = _check_size("n_pre", n_pre), _check_size("n_post", n_post)
+    n_pre, n_post = check_int(n_pre, "n_pre"), check_int(n_post, "n_post")
     n_synapses = _check_count("n_synapses", n_synapses, n_pre * n_post, "possible pairs")
     rng = numpy_rng(key)
     flat = np.sort(rng.choice(n_pre * n_post, size=n_synapses, replace=False))
@@ -348,7 +342,7 @@ def grid_positions(shape, key=None) -> np.ndarray:
     if not shape:
         raise ValueError("grid shape must have at least one dimension")
     for axis, d in enumerate(shape):
-        _check_size(f"grid shape[{axis}]", d)
+        check_int(d, f"grid shape[{axis}]")
     pos = np.stack(np.unravel_index(np.arange(int(np.prod(shape))), shape), axis=1).astype(np.float64)
     if key is not None:
         pos = pos[numpy_rng(key).permutation(len(pos))]
@@ -485,8 +479,8 @@ def from_scipy(matrix):
         raise TypeError(f"from_scipy expects a scipy.sparse matrix, got {type(matrix).__name__}")
     coo = matrix.tocoo()
     n_pre, n_post = coo.shape
-    return from_edges(coo.row, coo.col, _check_size("matrix.shape[0]", n_pre),
-                      _check_size("matrix.shape[1]", n_post), weights=np.asarray(coo.data))
+    return from_edges(coo.row, coo.col, check_int(n_pre, "matrix.shape[0]"),
+                      check_int(n_post, "matrix.shape[1]"), weights=np.asarray(coo.data))
 
 
 def to_dense(conn: Connectivity, w=1.0):
@@ -521,8 +515,7 @@ def dale_signs(n_exc: int, n_inh: int):
         [1.0, 1.0, -1.0]
     """
     for name, v in (("n_exc", n_exc), ("n_inh", n_inh)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
-            raise ValueError(f"{name} must be a non-negative int, got {v!r}")
+        check_int(v, name, minimum=0)
     if n_exc + n_inh < 1:
         raise ValueError("dale_signs needs n_exc + n_inh >= 1")
     jnp = jax.numpy

@@ -23,17 +23,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from neurojax._params import check_positive_ms, float_dtype
+from neurojax._params import check_int, check_positive_ms, float_dtype
 
 Array = jax.Array
 
 __all__ = ["bernoulli", "latency", "poisson", "step_current"]
-
-
-def _check_steps(n_steps, name="n_steps"):
-    if not isinstance(n_steps, (int, np.integer)) or isinstance(n_steps, bool) or n_steps < 1:
-        raise ValueError(f"{name} must be a positive int, got {n_steps!r}")
-    return int(n_steps)
 
 
 def _concrete(x) -> Optional[np.ndarray]:
@@ -87,14 +81,14 @@ def poisson(key, rate_hz, n_steps: int, n: Optional[int] = None, dt: float = 0.1
         >>> set(s.ravel().tolist()) <= {0.0, 1.0}
         True
     """
-    n_steps = _check_steps(n_steps)
+    n_steps = check_int(n_steps, "n_steps")
     dt = check_positive_ms(dt)
     shape = np.shape(rate_hz)
     if n is None:
         if len(shape) == 0:
             raise ValueError("poisson: pass n (number of neurons) when rate_hz is a scalar")
         n = shape[-1]
-    n = _check_steps(n, "n")
+    n = check_int(n, "n")
     if shape not in ((), (n,), (n_steps, n)):
         raise ValueError(f"poisson: rate_hz must be a scalar or have shape ({n},) or "
                          f"({n_steps}, {n}), got {shape}")
@@ -138,7 +132,7 @@ def bernoulli(key, x, n_steps: int, *, gain: float = 1.0, dtype=None) -> Array:
         >>> s.tolist()
         [[0.0, 1.0], [0.0, 1.0], [0.0, 1.0]]
     """
-    n_steps = _check_steps(n_steps)
+    n_steps = check_int(n_steps, "n_steps")
     dtype = float_dtype() if dtype is None else dtype
     g = _concrete(gain)
     if g is not None and (g.shape != () or not 0 <= float(g) <= 1):
@@ -188,7 +182,7 @@ def latency(x, n_steps: int, *, method: str = "linear", threshold: float = 0.0,
         >>> s.argmax(axis=0).tolist(), s.sum(axis=0).tolist()
         ([0, 2, 0], [1.0, 1.0, 0.0])
     """
-    n_steps = _check_steps(n_steps)
+    n_steps = check_int(n_steps, "n_steps")
     dtype = float_dtype() if dtype is None else dtype
     x = jnp.asarray(x, dtype)
     if method == "linear":
@@ -233,8 +227,8 @@ def step_current(n_steps: int, n: int, dt: float, amplitude, t_start: float = 0.
         >>> nj.inputs.step_current(5, 1, 0.1, 100.0, t_start=0.1, t_stop=0.3)[:, 0].tolist()
         [0.0, 100.0, 100.0, 0.0, 0.0]
     """
-    n_steps = _check_steps(n_steps)
-    n = _check_steps(n, "n")
+    n_steps = check_int(n_steps, "n_steps")
+    n = check_int(n, "n")
     dt = check_positive_ms(dt)
     if np.shape(amplitude) not in ((), (n,)):
         raise ValueError(f"step_current: amplitude must be a scalar or have shape ({n},), "

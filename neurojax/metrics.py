@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from neurojax._params import check_positive_ms
+from neurojax._params import check_int, check_positive_ms
 
 Array = jax.Array
 
@@ -172,9 +172,7 @@ def isi_cv(spikes, dt: float, *, min_spikes: int = 2) -> np.ndarray:
         [0.0, nan]
     """
     check_positive_ms(dt)
-    if not isinstance(min_spikes, (int, np.integer)) or isinstance(min_spikes, bool) \
-            or min_spikes < 2:
-        raise ValueError(f"isi_cv: min_spikes must be an int >= 2, got {min_spikes!r}")
+    check_int(min_spikes, "isi_cv: min_spikes", minimum=2)
     arr = _as_2d(spikes, "isi_cv")
     n = arr.shape[1]
     neuron, step = np.nonzero(arr.T)             # sorted by neuron, then by step
