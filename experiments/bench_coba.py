@@ -294,11 +294,22 @@ def child_brainpy(m: dict, spec: dict) -> dict:
                       brainevent=brainevent.__version__, jax=jax.__version__))
 
 
-def _brian2_network(b2, m: dict):
-    """The COBA network in Brian2 (float64, exponential Euler), connectivity from NumPy."""
+def brian2_coba(b2, m: dict, v0, targets: dict, *, record_spikes: bool = False):
+    """The COBA network of ``m`` in Brian2 (float64, exponential Euler; dt from defaultclock).
+
+    Args:
+        m: the model parameters (:func:`model_params`).
+        v0: ``(n,)`` initial membrane potentials in mV.
+        targets: ``{"exc": (n_exc, k), "inh": (n - n_exc, k)}`` postsynaptic indices of each
+            presynaptic row (E rows are neurons ``[0, n_exc)``, I rows the rest).
+        record_spikes: keep spike times in the monitor (else it only counts).
+
+    Also used by ``tests/reference/test_coba_brian2.py`` with neurojax's own tables.
+    Returns ``(network, neurons, synapses, spike_monitor)``.
+    """
     import numpy as np
 
-    n, n_exc, k = m["n"], m["n_exc"], m["k"]
+    n, n_exc = m["n"], m["n_exc"]
     ms, mV, pA, pF, nS = b2.ms, b2.mV, b2.pA, b2.pF, b2.nS
     consts = dict(C_m=m["c_m"] * pF, g_L=m["c_m"] / m["tau_m"] * nS, E_L=m["v_rest"] * mV,
                   V_th=m["v_th"] * mV, V_reset=m["v_reset"] * mV, I_e=m["i_e"] * pA,
@@ -314,17 +325,28 @@ def _brian2_network(b2, m: dict):
     pop = b2.NeuronGroup(n, eqs, threshold="v > V_th", reset="v = V_reset",
                          refractory=(m["t_ref"] + m["dt"]) * ms, method="exponential_euler",
                          namespace=consts, name="pop")
-    rng = np.random.default_rng(m["seed"])
-    pop.v = (m["v0_mean"] + m["v0_std"] * rng.standard_normal(n)) * mV
+    pop.v = np.asarray(v0, dtype=np.float64) * mV
     syns = []
     for name, lo, hi, on_pre in (("exc", 0, n_exc, "ge += w_exc"), ("inh", n_exc, n, "gi += w_inh")):
+        post = np.asarray(targets[name])
         syn = b2.Synapses(pop[lo:hi], pop, on_pre=on_pre, namespace=consts, name=name)
-        post = rng.integers(0, n, size=(hi - lo, k))       # K targets, with replacement
-        syn.connect(i=np.repeat(np.arange(hi - lo), k), j=post.ravel())
+        syn.connect(i=np.repeat(np.arange(hi - lo), post.shape[1]), j=post.ravel())
         syns.append(syn)
-    mon = b2.SpikeMonitor(pop, record=False, name="count")
+    mon = b2.SpikeMonitor(pop, record=record_spikes, name="count")
     net = b2.Network(pop, *syns, mon)
     return net, pop, syns, mon
+
+
+def _brian2_network(b2, m: dict):
+    """:func:`brian2_coba` on its own draw: V(0) ~ N(v0_mean, v0_std), K targets with replacement."""
+    import numpy as np
+
+    n, n_exc, k = m["n"], m["n_exc"], m["k"]
+    rng = np.random.default_rng(m["seed"])
+    v0 = m["v0_mean"] + m["v0_std"] * rng.standard_normal(n)
+    targets = {"exc": rng.integers(0, n, size=(n_exc, k)),
+               "inh": rng.integers(0, n, size=(n - n_exc, k))}
+    return brian2_coba(b2, m, v0, targets)
 
 
 def child_brian2_runtime(m: dict, spec: dict) -> dict:

@@ -60,47 +60,33 @@ def _load_coba():
     return module
 
 
-def _edges(table, n):
-    """(pre, post) edge lists of a padded ``(n, k)`` table (sentinel ``n`` dropped)."""
-    table = np.asarray(table)
-    pre = np.repeat(np.arange(table.shape[0]), table.shape[1])
-    post = table.ravel()
-    keep = post < n
-    return pre[keep], post[keep]
+def _load_bench():
+    name = "neurojax_experiments_bench_coba"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "experiments" / "bench_coba.py")
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
 
 
-def _brian2_spikes(b2, cfg, net, state, refractory_ms):
-    """Run the COBA network of ``cfg`` on Brian2; return (bool spikes (T, n), run seconds)."""
-    n = cfg.n
-    ms, mV, pA, pF, nS = b2.ms, b2.mV, b2.pA, b2.pF, b2.nS
-    dt = cfg.dt * ms
-    namespace = dict(C_m=cfg.c_m * pF, g_L=cfg.c_m / cfg.tau_m * nS, E_L=cfg.v_rest * mV,
-                     V_th=cfg.v_th * mV, V_r=cfg.v_reset * mV, I_e=cfg.i_e * pA,
-                     E_e=cfg.e_exc * mV, E_i=cfg.e_inh * mV, tau_e=cfg.tau_exc * ms,
-                     tau_i=cfg.tau_inh * ms, w_e=cfg.w_exc * nS, w_i=cfg.w_inh * nS)
-    model = """
-    dv/dt = (g_L * (E_L - v) + g_e * (E_e - v) + g_i * (E_i - v) + I_e) / C_m : volt (unless refractory)
-    dg_e/dt = -g_e / tau_e : siemens
-    dg_i/dt = -g_i / tau_i : siemens
-    """
-    group = b2.NeuronGroup(n, model, threshold="v > V_th", reset="v = V_r",
-                           refractory=refractory_ms * ms, method="exponential_euler",
-                           namespace=namespace, dt=dt)
-    group.v = np.asarray(state.pops["P"].v, dtype=np.float64) * mV
-    syn_e = b2.Synapses(group, group, on_pre="g_e += w_e", namespace=namespace, dt=dt)
-    syn_i = b2.Synapses(group, group, on_pre="g_i += w_i", namespace=namespace, dt=dt)
-    for syn, name in ((syn_e, "exc"), (syn_i, "inh")):
-        pre, post = _edges(net.projections[name].conn.post_idx, n)
-        syn.connect(i=pre, j=post)
-    monitor = b2.SpikeMonitor(group)
-    network = b2.Network(group, syn_e, syn_i, monitor)
-    network.run(0 * ms)                          # code generation, not timed
+def _brian2_spikes(b2, cfg, net, state):
+    """Run the COBA network of ``cfg`` on Brian2 with neurojax's tables and initial V;
+    return (bool spikes (T, n), run seconds)."""
+    bench = _load_bench()
+    m = {**dataclasses.asdict(cfg), "n_exc": _load_coba().n_excitatory(cfg)}
+    n_exc = m["n_exc"]
+    targets = {"exc": np.asarray(net.projections["exc"].conn.post_idx)[:n_exc],
+               "inh": np.asarray(net.projections["inh"].conn.post_idx)[n_exc:]}
+    b2.defaultclock.dt = cfg.dt * b2.ms
+    network, _, _, monitor = bench.brian2_coba(b2, m, np.asarray(state.pops["P"].v), targets,
+                                               record_spikes=True)
+    network.run(0 * b2.ms)                       # code generation, not timed
     t0 = time.perf_counter()
-    network.run(cfg.duration * ms)
+    network.run(cfg.duration * b2.ms)
     seconds = time.perf_counter() - t0
     n_steps = int(round(cfg.duration / cfg.dt))
-    spikes = np.zeros((n_steps, n), bool)
-    steps = np.round(np.asarray(monitor.t / ms) / cfg.dt).astype(np.int64)
+    spikes = np.zeros((n_steps, cfg.n), bool)
+    steps = np.round(np.asarray(monitor.t / b2.ms) / cfg.dt).astype(np.int64)
     spikes[steps, np.asarray(monitor.i)] = True  # Brian2 stamps a spike of step k with k * dt
     return spikes, seconds
 
@@ -130,7 +116,7 @@ def test_coba_rate_and_cv_match_brian2(brian2):
         _, rec, timing = coba.simulate(cfg, net, params, state)
         assert timing["compiles_during_run"] == 0
         ours = coba.analyse(cfg, rec)
-        spikes, b2_seconds = _brian2_spikes(brian2, cfg, net, state, cfg.t_ref + cfg.dt)
+        spikes, b2_seconds = _brian2_spikes(brian2, cfg, net, state)
         n_exc = coba.n_excitatory(cfg)
         theirs = coba.analyse(cfg, {"spikes": spikes,
                                     "count_exc": spikes[:, :n_exc].sum(1),
