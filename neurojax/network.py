@@ -16,6 +16,7 @@ import numpy as np
 
 from neurojax._params import as_float, float_dtype
 from neurojax._tree import pytree_dataclass, static
+from neurojax.plasticity.base import validate_rule
 from neurojax.projections import ProjParams, Projection, init_proj_state
 
 
@@ -88,6 +89,22 @@ class Network:
             if proj.source not in pre.model.signals:
                 raise ValueError(f"projection '{name}': source '{proj.source}' is not a signal of "
                                  f"{type(pre.model).__name__}; it has {pre.model.signals}")
+            for other in proj.modulators + (() if proj.gate is None else (proj.gate[0],)):
+                if other not in self.populations:
+                    raise ValueError(f"projection '{name}': unknown modulator/gate population "
+                                     f"'{other}'; known: {sorted(self.populations)}")
+            if proj.gate is not None:
+                gate_pop = self.populations[proj.gate[0]]
+                if proj.gate[1] not in gate_pop.model.signals:
+                    raise ValueError(f"projection '{name}': gate field '{proj.gate[1]}' is not a "
+                                     f"signal of {type(gate_pop.model).__name__}; it has "
+                                     f"{gate_pop.model.signals}")
+                if gate_pop.n not in (1, pre.n):
+                    raise ValueError(f"projection '{name}': gate population '{proj.gate[0]}' has "
+                                     f"{gate_pop.n} units; it must have 1 or n_pre = {pre.n}")
+                if proj.stp is not None and not getattr(proj.stp, "accepts_gate", False):
+                    raise ValueError(f"projection '{name}': its stp model "
+                                     f"{type(proj.stp).__name__} does not take a gate")
             if (proj.conn.n_pre, proj.conn.n_post) != (pre.n, post.n):
                 raise ValueError(f"projection '{name}': connectivity is {proj.conn.n_pre}x"
                                  f"{proj.conn.n_post} but populations are {pre.n}x{post.n}")
@@ -100,7 +117,8 @@ def init_params(net: Network, overrides: Optional[Mapping[str, Any]] = None) -> 
         net: the network.
         overrides: ``name -> value``. For a population: its ``Params`` or a dict of field
             overrides on the model's defaults. For a projection: a :class:`ProjParams`
-            (``syn=None``/``stp=None`` take the models' defaults), a dict of ``ProjParams``
+            (``syn``/``stp``/``plast`` left ``None`` take the models' and the rule's defaults),
+            a dict of ``ProjParams``
             fields, or just the weight (scalar or ``(n_pre, k)`` array). Every projection
             needs a weight.
 
@@ -128,7 +146,9 @@ def init_params(net: Network, overrides: Optional[Mapping[str, Any]] = None) -> 
         syn = proj.synapse.Params.default() if value.syn is None else value.syn
         stp = None if proj.stp is None else (
             proj.stp.Params.default() if value.stp is None else value.stp)
-        params[name] = jax.tree.map(as_float, ProjParams(w=value.w, syn=syn, stp=stp))
+        plast = None if proj.plasticity is None else (
+            proj.plasticity.default_params() if value.plast is None else value.plast)
+        params[name] = jax.tree.map(as_float, ProjParams(w=value.w, syn=syn, stp=stp, plast=plast))
     validate(net, params)
     return params
 
@@ -162,6 +182,8 @@ def validate(net: Network, params: Mapping[str, Any]) -> None:
         proj.synapse.validate(p.syn, proj.conn.n_post, net.dt, net.allow_large_dt)
         if proj.stp is not None:
             proj.stp.validate(p.stp, proj.conn.n_pre, net.dt, net.allow_large_dt)
+        if proj.plasticity is not None:
+            validate_rule(proj.plasticity, p.plast, proj.conn)
 
 
 def init_state(net: Network, params: Mapping[str, Any],

@@ -13,6 +13,7 @@ import jax.numpy as jnp
 from neurojax._tree import pytree_dataclass, static
 from neurojax.connectivity import Connectivity
 from neurojax.kernels import event_scatter, event_scatter_reference
+from neurojax.plasticity.base import PlasticityContext
 from neurojax.synapses import Exponential
 
 Array = jax.Array
@@ -22,12 +23,15 @@ class ProjParams(NamedTuple):
     w: Array                 # weights: scalar or (n_pre, k); pA for "i", nS for "g_*" receptors
     syn: Any = None          # the synapse model's Params (None: its defaults)
     stp: Any = None          # the short-term-plasticity model's Params, if any
+    plast: Any = None        # the plasticity rule's hyper-parameters, if any
 
 
 class ProjState(NamedTuple):
     buffer: Array            # (delay_steps, n_pre) ring buffer of the delayed pre signal
     syn: Any                 # synapse state, (n_post,)-sized
     stp: Any = None          # presynaptic short-term-plasticity state, (n_pre,)-sized
+    dw: Any = None           # (n_pre, k) accumulated plastic change of w, if plastic
+    plast: Any = None        # the plasticity rule's state (traces), if plastic
 
 
 @pytree_dataclass
@@ -45,6 +49,13 @@ class Projection:
         delay_steps: transmission delay in steps, >= 1 (no zero-delay loops).
         stp: optional presynaptic short-term-plasticity model (align-pre): it scales each
             transmitted signal by its efficacy before the delay line.
+        plasticity: optional rule (:mod:`neurojax.plasticity`) updating the weights every
+            step; the weight transmitted is ``params.w + state.dw``.
+        modulators: names of populations whose states the rule may read
+            (``ctx.modulator(name, field)``), e.g. a dopamine or astrocyte population.
+        gate: optional ``(population, field)`` whose value (size 1 or ``n_pre``) modulates
+            release: it multiplies the transmitted signal, or is passed to the ``stp`` model
+            (``stp.step(..., gate=g)``) when there is one (tripartite synapses).
         max_events: ``None`` propagates with the dense reference kernel (work ``n_pre * k``
             every step). An int switches to the event-driven kernel
             (:func:`neurojax.kernels.event_scatter`): only rows with a non-zero signal are
@@ -62,6 +73,9 @@ class Projection:
     delay_steps: int = static(default=1)
     stp: Optional[Any] = static(default=None)
     max_events: Optional[int] = static(default=None)
+    plasticity: Optional[Any] = static(default=None)
+    modulators: tuple = static(default=())
+    gate: Optional[tuple] = static(default=None)
 
     def __post_init__(self):
         if not isinstance(self.delay_steps, int) or isinstance(self.delay_steps, bool) \
@@ -75,13 +89,35 @@ class Projection:
         for field in ("pre", "post", "receptor", "source"):
             if not isinstance(getattr(self, field), str):
                 raise TypeError(f"Projection.{field} must be a str, got {getattr(self, field)!r}")
+        if not (isinstance(self.modulators, tuple) and all(isinstance(m, str) for m in self.modulators)):
+            raise TypeError(f"Projection.modulators must be a tuple of population names, "
+                            f"got {self.modulators!r}")
+        if self.gate is not None and not (isinstance(self.gate, tuple) and len(self.gate) == 2
+                                          and all(isinstance(x, str) for x in self.gate)):
+            raise TypeError(f"Projection.gate must be None or a (population, field) pair, "
+                            f"got {self.gate!r}")
+        if self.plasticity is not None:
+            for method in ("default_params", "init", "update"):
+                if not callable(getattr(self.plasticity, method, None)):
+                    raise TypeError(f"Projection.plasticity {self.plasticity!r} lacks {method}(); "
+                                    "see neurojax.plasticity")
 
 
 def init_proj_state(proj: Projection, params: ProjParams, dtype) -> ProjState:
-    """Zero delay line, synapse state at rest, STP state at rest."""
+    """Zero delay line, synapse and STP state at rest; no plastic change, fresh rule state."""
     buffer = jnp.zeros((proj.delay_steps, proj.conn.n_pre), dtype)
     stp = None if proj.stp is None else proj.stp.init(params.stp, proj.conn.n_pre)
-    return ProjState(buffer=buffer, syn=proj.synapse.init(params.syn, proj.conn.n_post), stp=stp)
+    dw = plast = None
+    if proj.plasticity is not None:
+        dw = jnp.zeros(proj.conn.post_idx.shape, dtype)
+        plast = proj.plasticity.init(params.plast, proj.conn)
+    return ProjState(buffer=buffer, syn=proj.synapse.init(params.syn, proj.conn.n_post), stp=stp,
+                     dw=dw, plast=plast)
+
+
+def weights(proj: Projection, params: ProjParams, state: ProjState) -> Array:
+    """The weights transmitted now: ``params.w`` plus the plastic change, if any."""
+    return params.w if proj.plasticity is None else params.w + state.dw
 
 
 def deliver(proj: Projection, params: ProjParams, state: ProjState, t: Array, dt: float):
@@ -90,20 +126,40 @@ def deliver(proj: Projection, params: ProjParams, state: ProjState, t: Array, dt
     Returns ``(output, syn_state)``, ``output`` being the ``(n_post,)`` receptor input.
     """
     signal = state.buffer[t % proj.delay_steps]
+    w = weights(proj, params, state)
     if proj.max_events is None:
-        x = event_scatter_reference(proj.conn.post_idx, params.w, signal, proj.conn.n_post)
+        x = event_scatter_reference(proj.conn.post_idx, w, signal, proj.conn.n_post)
     else:
-        x = event_scatter(proj.conn.post_idx, params.w, signal, proj.conn.n_post, proj.max_events)
+        x = event_scatter(proj.conn.post_idx, w, signal, proj.conn.n_post, proj.max_events)
     syn = proj.synapse.step(params.syn, state.syn, x, dt)
     return proj.synapse.output(params.syn, syn), syn
 
 
-def emit(proj: Projection, params: ProjParams, state: ProjState, syn_state, pre_state,
+def emit(proj: Projection, params: ProjParams, state: ProjState, syn_state, pops: dict,
          t: Array, dt: float) -> ProjState:
-    """Step 6: push the pre population's new signal (through STP, if any) into the delay line."""
-    signal = getattr(pre_state, proj.source)
+    """Step 6: push the pre population's new signal (gated, through STP, if any) into the delay line."""
+    signal = getattr(pops[proj.pre], proj.source)
+    gate = None if proj.gate is None else getattr(pops[proj.gate[0]], proj.gate[1])
     stp = state.stp
     if proj.stp is not None:
-        stp, signal = proj.stp.step(params.stp, stp, signal, dt)
+        kwargs = {} if gate is None else {"gate": gate}
+        stp, signal = proj.stp.step(params.stp, stp, signal, dt, **kwargs)
+    elif gate is not None:
+        signal = signal * gate
     buffer = state.buffer.at[t % proj.delay_steps].set(signal.astype(state.buffer.dtype))
-    return ProjState(buffer=buffer, syn=syn_state, stp=stp)
+    return state._replace(buffer=buffer, syn=syn_state, stp=stp)
+
+
+def learn(proj: Projection, params: ProjParams, state: ProjState, pops: dict, t: Array,
+          dt: float) -> ProjState:
+    """Step 7: the plasticity rule's change of this step, added to ``state.dw`` (padding stays 0)."""
+    if proj.plasticity is None:
+        return state
+    shape = proj.conn.post_idx.shape
+    ctx = PlasticityContext(
+        post_idx=proj.conn.post_idx, n_post=proj.conn.n_post,
+        w=jnp.broadcast_to(weights(proj, params, state), shape),
+        w_init=jnp.broadcast_to(params.w, shape), pre=pops[proj.pre], post=pops[proj.post],
+        modulators={name: pops[name] for name in proj.modulators}, dt=dt, t=t)
+    dw, plast = proj.plasticity.update(params.plast, jnp.zeros_like(state.dw), state.plast, ctx)
+    return state._replace(dw=state.dw + jnp.where(ctx.mask, dw, 0.0), plast=plast)

@@ -7,9 +7,14 @@ Step order, ``t -> t + 1`` (pinned by ``tests/test_simulate.py``)::
     3. syn     synapse.step (decay + input); its output is added to Drive[receptor] of post
     4. input   external inputs[pop][t] are added to the population's input receptor
     5. neuron  model.step(params, state, drive, dt) -> new state (spikes)
-    6. write   each projection pushes its pre population's new signal into its ring buffer
-    7. count   t <- t + 1
-    8. record  record(state) -> y_t
+    6. write   each projection pushes its pre population's new signal (gated / through STP)
+               into its ring buffer
+    7. learn   each plastic projection: rule.update(0, pstate, ctx) -> dw; state.dw += dw
+    8. count   t <- t + 1
+    9. record  record(state) -> y_t
+
+Astrocyte and neuromodulator populations step in 5 like neurons; every coupling goes through
+a delay line (>= 1 step), so the order among populations within a step does not matter.
 
 So a spike emitted at step ``t`` reaches the postsynaptic drive at step ``t + delay_steps``.
 """
@@ -24,7 +29,7 @@ import numpy as np
 
 from neurojax._params import float_dtype
 from neurojax.network import Network, SimState, validate
-from neurojax.projections import deliver, emit
+from neurojax.projections import deliver, emit, learn
 
 
 def spikes(state: SimState) -> dict:
@@ -69,7 +74,9 @@ def step(net: Network, params: dict, state: SimState, inputs_t: dict) -> SimStat
         drives[name][receptor] = drives[name][receptor] + x
     pops = {name: pop.model.step(params[name], state.pops[name], drives[name], dt)
             for name, pop in net.populations.items()}
-    projs = {name: emit(proj, params[name], state.projs[name], syn_states[name], pops[proj.pre], t, dt)
+    projs = {name: learn(proj, params[name],
+                         emit(proj, params[name], state.projs[name], syn_states[name], pops, t, dt),
+                         pops, t, dt)
              for name, proj in net.projections.items()}
     return SimState(t=t + 1, pops=pops, projs=projs)
 

@@ -1,0 +1,13 @@
+"""Synaptic plasticity as pure, composable ``(init, update)`` rules (see :mod:`.base`).
+
+Use a rule through ``Projection(plasticity=rule)``; its hyper-parameters live in
+``params[proj].plast`` and its traces in ``state.projs[proj].plast``.
+"""
+from neurojax.plasticity.base import (Chain, ClipWeights, ClipWeightsParams, KeepSign,
+                                      PlasticityContext, absorb_plasticity, chain)
+from neurojax.plasticity.stdp import STDP, STDPParams, TraceState
+
+__all__ = [
+    "PlasticityContext", "Chain", "chain", "ClipWeights", "ClipWeightsParams", "KeepSign",
+    "absorb_plasticity", "STDP", "STDPParams", "TraceState",
+]
