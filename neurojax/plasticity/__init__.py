@@ -6,8 +6,10 @@ Use a rule through ``Projection(plasticity=rule)``; its hyper-parameters live in
 from neurojax.plasticity.base import (Chain, ClipWeights, ClipWeightsParams, KeepSign,
                                       PlasticityContext, absorb_plasticity, chain)
 from neurojax.plasticity.stdp import STDP, STDPParams, TraceState
+from neurojax.plasticity.triplet import TripletSTDP, TripletSTDPParams, TripletTraceState
 
 __all__ = [
     "PlasticityContext", "Chain", "chain", "ClipWeights", "ClipWeightsParams", "KeepSign",
-    "absorb_plasticity", "STDP", "STDPParams", "TraceState",
+    "absorb_plasticity", "STDP", "STDPParams", "TraceState", "TripletSTDP", "TripletSTDPParams",
+    "TripletTraceState",
 ]
