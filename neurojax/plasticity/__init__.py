@@ -6,10 +6,19 @@ Use a rule through ``Projection(plasticity=rule)``; its hyper-parameters live in
 from neurojax.plasticity.base import (Chain, ClipWeights, ClipWeightsParams, KeepSign,
                                       PlasticityContext, absorb_plasticity, chain)
 from neurojax.plasticity.stdp import STDP, STDPParams, TraceState
+from neurojax.plasticity.three_factor import (Eligibility, EligibilityParams, EligibilityState,
+                                              GatedErrorHebbian, GatedErrorHebbianParams,
+                                              GatedErrorHebbianState, RLSReadout,
+                                              RLSReadoutParams, RLSReadoutState,
+                                              ScaleByModulator, ScaleByModulatorParams,
+                                              consolidate, reset_rule_state)
 from neurojax.plasticity.triplet import TripletSTDP, TripletSTDPParams, TripletTraceState
 
 __all__ = [
     "PlasticityContext", "Chain", "chain", "ClipWeights", "ClipWeightsParams", "KeepSign",
     "absorb_plasticity", "STDP", "STDPParams", "TraceState", "TripletSTDP", "TripletSTDPParams",
-    "TripletTraceState",
+    "TripletTraceState", "Eligibility", "EligibilityParams", "EligibilityState",
+    "ScaleByModulator", "ScaleByModulatorParams", "GatedErrorHebbian", "GatedErrorHebbianParams",
+    "GatedErrorHebbianState", "consolidate", "RLSReadout", "RLSReadoutParams", "RLSReadoutState",
+    "reset_rule_state",
 ]
