@@ -208,6 +208,113 @@ class SpikeSource:
 
 
 # ---------------------------------------------------------------------------------------------
+# DiscreteLIF (NALSM)
+# ---------------------------------------------------------------------------------------------
+
+class DiscreteLIFParams(NamedTuple):
+    tau_v: Array    # ms     membrane time constant (Euler leak v / tau_v)
+    theta: Array    # mV     spike threshold (spike if v >= theta)
+    v_reset: Array  # mV     reset potential (also the initial v)
+    b: Array        # mV/ms  constant bias input
+    t_ref: Array    # ms     refractory period (no spike; v keeps integrating)
+
+    @classmethod
+    def default(cls, **overrides) -> "DiscreteLIFParams":
+        return make_default(cls, dict(tau_v=64.0, theta=20.0, v_reset=0.0, b=0.0, t_ref=2.0),
+                            overrides)
+
+
+class DiscreteLIFState(NamedTuple):
+    v: Array        # mV, (n,)
+    refrac: Array   # ms of refractoriness remaining, (n,)
+    spike: Array    # {0., 1.}, (n,)
+
+
+@dataclasses.dataclass(frozen=True)
+class DiscreteLIF:
+    r"""Discrete-time (Euler) LIF neuron of the neuron–astrocyte liquid state machine (NALSM).
+
+    $$ \frac{dv}{dt} = -\frac{v}{\tau_v} + I + b, \qquad
+       v \leftarrow v + \Delta t\left(I + b - \frac{v}{\tau_v}\right) $$
+
+    $I$ (mV/ms) is the summed input of the step: synaptic (e.g. $\sum_j W_{ij} g_j$ from
+    :class:`~neurojax.ResetKernel` through an :class:`~neurojax.Instant` synapse) plus
+    external. At $\Delta t = 1$ ms this is Ivanov & Michmizos' per-step map
+    $v \leftarrow v + \sum_j W_{ij} g_j + I^\mathrm{ext} + b - v/\tau_v$ (no resistance, no
+    exact propagator: the Euler step *is* the model).
+
+    | param   | symbol            | default | unit  |
+    |---------|-------------------|---------|-------|
+    | tau_v   | $\tau_v$          | 64.0    | ms    |
+    | theta   | $\theta$          | 20.0    | mV    |
+    | v_reset | $v_\mathrm{reset}$| 0.0     | mV    |
+    | b       | $b$               | 0.0     | mV/ms |
+    | t_ref   | $t_\mathrm{ref}$  | 2.0     | ms    |
+
+    State: ``v`` (mV, starts at $v_\mathrm{reset}$), ``refrac`` (ms remaining), ``spike``.
+    Receptor and input: ``"i"`` (mV/ms).
+
+    Update order: (1) integrate (also while refractory); (2) spike $s = [v \ge \theta]$
+    unless refractory; (3) $v \leftarrow v_\mathrm{reset}$ on a spike; (4) refractory time
+    $\leftarrow t_\mathrm{ref}$ on a spike, else counts down. With $t_\mathrm{ref} = 2$ ms at
+    $\Delta t = 1$ ms a neuron fires at most every 3rd step.
+
+    Relation to the reference loop (spec nalsm_astro.md §1.4, which spikes *before*
+    integrating and transmits with zero delay): neurojax delivers synaptic input with a delay
+    of one step, so step $n$ here is the reference's integration of step $n$ followed by its
+    spike test of step $n + 1$: for the same input array, ``spike[n]`` here equals the
+    reference's $s(n + 1)$ (its $s(0)$ is always 0) and ``v[n]`` its membrane after the reset
+    of step $n + 1$.
+
+    Args:
+        spike_fn: surrogate applied to $(v - \theta)/(\theta - v_\mathrm{reset})$; the forward
+            pass is corrected to the exact test $v \ge \theta$.
+
+    References:
+        Ivanov & Michmizos (2021), "Increasing liquid state machine performance with
+        edge-of-chaos dynamics organized by astrocyte-modulated plasticity", NeurIPS 34.
+
+    Examples:
+        >>> import jax.numpy as jnp, neurojax as nj
+        >>> model = nj.DiscreteLIF()
+        >>> p = nj.DiscreteLIFParams.default()
+        >>> s = model.step(p, model.init(p, 2), {"i": jnp.array([100.0, 10.0])}, 1.0)
+        >>> s.spike.tolist(), s.v.tolist()
+        ([1.0, 0.0], [0.0, 10.0])
+    """
+
+    spike_fn: object = SuperSpike()
+
+    Params: ClassVar = DiscreteLIFParams
+    State: ClassVar = DiscreteLIFState
+    receptors: ClassVar = ("i",)
+    input_receptor: ClassVar = "i"
+    signals: ClassVar = ("spike", "v")
+
+    def init(self, params: DiscreteLIFParams, n: int) -> DiscreteLIFState:
+        v = jnp.broadcast_to(params.v_reset, (n,)).astype(params.v_reset.dtype)
+        zeros = jnp.zeros((n,), v.dtype)
+        return DiscreteLIFState(v=v, refrac=zeros, spike=zeros)
+
+    def step(self, params: DiscreteLIFParams, state: DiscreteLIFState, drive,
+             dt: float) -> DiscreteLIFState:
+        p = params
+        v = state.v + dt * (drive["i"] + p.b - state.v / p.tau_v)
+        surrogate = self.spike_fn((v - p.theta) / (p.theta - p.v_reset))
+        exact = (v >= p.theta).astype(v.dtype)
+        spike = surrogate + jax.lax.stop_gradient(exact - surrogate)
+        spike = spike * (1.0 - _is_refractory(state.refrac, dt))
+        v = (1.0 - spike) * v + spike * p.v_reset                # exact for s in {0, 1}
+        return DiscreteLIFState(v=v, refrac=_refractory_countdown(state.refrac, spike, p.t_ref, dt),
+                                spike=spike)
+
+    def validate(self, params: DiscreteLIFParams, n: int, dt: float, allow_large_dt: bool = False):
+        check_params(params, n, "DiscreteLIFParams", positive=("tau_v",), nonnegative=("t_ref",),
+                     time_constants=("tau_v",), dt=dt, allow_large_dt=allow_large_dt)
+        _check_above(params, "theta", "v_reset", "DiscreteLIFParams")
+
+
+# ---------------------------------------------------------------------------------------------
 # Helpers shared by the models below.
 # ---------------------------------------------------------------------------------------------
 
@@ -963,6 +1070,106 @@ class LeakyTanh:
                      dt=dt, allow_large_dt=allow_large_dt)
 
 
+class SigmoidRateParams(NamedTuple):
+    c: Array        # 1    gain of the sigmoid (> 0)
+    theta: Array    # 1    threshold (the adaptive shift theta_ip of the state adds to it)
+    lam: Array      # 1    leak of v per step, in [0, 1] (0: v is this step's input)
+    rho: Array      # 1    target rate of intrinsic plasticity, in (0, 1)
+    eta_ip: Array   # 1    intrinsic-plasticity rate of the threshold per step (0 = off)
+
+    @classmethod
+    def default(cls, **overrides) -> "SigmoidRateParams":
+        return make_default(cls, dict(c=10.0, theta=0.0, lam=0.0, rho=0.5, eta_ip=0.0),
+                            overrides)
+
+
+class SigmoidRateState(NamedTuple):
+    v: Array         # 1  summed input ("membrane potential" of the rate unit), (n,)
+    r: Array         # 1  firing probability in (0, 1), (n,)
+    theta_ip: Array  # 1  learned threshold shift (intrinsic plasticity), (n,)
+
+
+@dataclasses.dataclass(frozen=True)
+class SigmoidRate:
+    r"""Discrete-time sigmoid rate unit with optional intrinsic plasticity of its threshold.
+
+    $$ v_t = \lambda\, v_{t-1} + I_t, \qquad
+       r_t = \frac{1}{1 + e^{-c\,(v_t - \theta - \vartheta_{t-1})}}, \qquad
+       \vartheta_t = \vartheta_{t-1} + \eta_\mathrm{ip}\,(r_t - \rho) $$
+
+    With $I_t = \sum_j A^E_{ij} r_j(t-1) - \sum_j A^I_{ij} r_j(t-1) + W_\mathrm{in} u_t$ (a
+    projection with ``source="r"``, the ``Instant`` synapse and ``delay_steps=1``) this is the
+    reservoir unit of Srinivasan, Plenz & Girvan (2025), whose Eq. 1 has $\lambda = 0$,
+    $c = 10$, $\theta = 0$. The map is one step per ``dt``; ``dt`` itself is not used, so
+    $\lambda$ and $\eta_\mathrm{ip}$ are per step.
+
+    Intrinsic plasticity ($\eta_\mathrm{ip} > 0$) moves the effective threshold
+    $\theta + \vartheta$ up while the unit is above its target $\rho$ and down while below
+    (Triesch 2005, threshold part only). Under a constant input $I$ the fixed point is
+    $r = \rho$ with $\theta + \vartheta^* = v^* - \mathrm{logit}(\rho)/c$,
+    $v^* = I / (1 - \lambda)$; it is stable for
+    $0 < \eta_\mathrm{ip}\, c\, \rho(1 - \rho) < 2$.
+
+    | param  | symbol               | default | unit |
+    |--------|----------------------|---------|------|
+    | c      | $c$                  | 10.0    | 1    |
+    | theta  | $\theta$             | 0.0     | 1    |
+    | lam    | $\lambda$            | 0.0     | 1    |
+    | rho    | $\rho$               | 0.5     | 1    |
+    | eta_ip | $\eta_\mathrm{ip}$   | 0.0     | 1    |
+
+    State: ``v`` $= v$, ``r`` $= r$ (the signal; dimensionless, in $(0, 1)$), ``theta_ip``
+    $= \vartheta$ (the learned shift; the threshold parameter itself stays in ``params`` so
+    that gradients and ``vmap`` reach it). Receptor: ``i`` (dimensionless; external inputs
+    feed it). Init: $v = 0$, $\vartheta = 0$, $r = \sigma(-c\,\theta)$ (the zero-input output,
+    a fixed point when $\eta_\mathrm{ip} = 0$).
+
+    Update order: (1) $v$; (2) $r$ with the threshold of the previous step; (3) $\vartheta$.
+
+    References:
+        Srinivasan, Plenz & Girvan (2025), *Boosting reservoir computing with brain-inspired
+        adaptive dynamics*, arXiv:2504.12480. Triesch (2005), ICANN, LNCS 3696 (intrinsic
+        plasticity).
+
+    Examples:
+        >>> import jax.numpy as jnp, neurojax as nj
+        >>> unit, p = nj.SigmoidRate(), nj.SigmoidRateParams.default()   # c = 10, theta = 0
+        >>> s = unit.step(p, unit.init(p, n=2), {"i": jnp.array([0.0, 0.1])}, 1.0)
+        >>> [round(x, 6) for x in s.r.tolist()]                          # sigma(10 * 0.1)
+        [0.5, 0.731059]
+    """
+
+    Params: ClassVar = SigmoidRateParams
+    State: ClassVar = SigmoidRateState
+    receptors: ClassVar = ("i",)
+    input_receptor: ClassVar = "i"
+    signals: ClassVar = ("r",)
+
+    def init(self, params: SigmoidRateParams, n: int) -> SigmoidRateState:
+        r = jnp.broadcast_to(jax.nn.sigmoid(-params.c * params.theta), (n,)).astype(params.c.dtype)
+        zeros = jnp.zeros((n,), r.dtype)
+        return SigmoidRateState(v=zeros, r=r, theta_ip=zeros)
+
+    def step(self, params: SigmoidRateParams, state: SigmoidRateState, drive, dt: float):
+        del dt
+        p = params
+        v = p.lam * state.v + drive["i"]
+        r = jax.nn.sigmoid(p.c * (v - p.theta - state.theta_ip))
+        return SigmoidRateState(v=v, r=r, theta_ip=state.theta_ip + p.eta_ip * (r - p.rho))
+
+    def validate(self, params: SigmoidRateParams, n: int, dt: float, allow_large_dt: bool = False):
+        del dt, allow_large_dt
+        check_params(params, n, "SigmoidRateParams", positive=("c",),
+                     nonnegative=("lam", "eta_ip"))
+        if (np.asarray(params.lam) > 1).any():
+            raise ValueError(f"SigmoidRateParams.lam must be in [0, 1], got max "
+                             f"{np.asarray(params.lam).max()}")
+        rho = np.asarray(params.rho)
+        if not ((rho > 0) & (rho < 1)).all():
+            raise ValueError(f"SigmoidRateParams.rho must be in (0, 1), got values in "
+                             f"[{rho.min()}, {rho.max()}]")
+
+
 class ClippedLinearParams(NamedTuple):
     bias: Array     # 1    input bias
 
@@ -1023,5 +1230,6 @@ class ClippedLinear:
         check_params(params, n, "ClippedLinearParams")
 
 
-ALL_NEURONS = (LIF(), ALIF(), Izhikevich(), AdEx(), HH(), LeakyTanh(), ClippedLinear())
+ALL_NEURONS = (LIF(), ALIF(), Izhikevich(), AdEx(), HH(), LeakyTanh(), ClippedLinear(),
+               DiscreteLIF(), SigmoidRate())
 """One default instance of every neuron model (``SpikeSource`` excluded), for tests."""

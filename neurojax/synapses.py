@@ -171,6 +171,51 @@ class DualExponential:
                              "time constants")
 
 
+class InstantParams(NamedTuple):
+    @classmethod
+    def default(cls) -> "InstantParams":
+        return cls()
+
+
+class InstantState(NamedTuple):
+    g: Array  # output units, (n_post,)  this step's summed input
+
+
+@dataclasses.dataclass(frozen=True)
+class Instant:
+    r"""No synaptic dynamics: the summed weighted input of a step is the output of that step.
+
+    $g_t = x_t$. Use it when the presynaptic signal is already a continuous quantity (rate
+    units, an align-pre kernel, astrocyte calcium) or when the postsynaptic model integrates
+    its input itself (a spike count driving an astrocyte integrator).
+
+    Examples:
+        >>> import jax.numpy as jnp, neurojax as nj
+        >>> syn = nj.Instant()
+        >>> p = syn.Params.default()
+        >>> syn.output(p, syn.step(p, syn.init(p, 2), jnp.array([3.0, 0.0]), 0.1)).tolist()
+        [3.0, 0.0]
+    """
+
+    Params: ClassVar = InstantParams
+    State: ClassVar = InstantState
+
+    def init(self, params: InstantParams, n: int) -> InstantState:
+        del params
+        return InstantState(g=jnp.zeros((n,), jnp.result_type(float)))
+
+    def step(self, params: InstantParams, state: InstantState, x: Array, dt: float):
+        del params, state, dt
+        return InstantState(g=x)
+
+    def output(self, params: InstantParams, state: InstantState) -> Array:
+        del params
+        return state.g
+
+    def validate(self, params, n: int, dt: float, allow_large_dt: bool = False):
+        del params, n, dt, allow_large_dt
+
+
 class AlphaParams(NamedTuple):
     tau: Array  # ms  time constant (time to peak)
 
@@ -375,3 +420,89 @@ class TsodyksMarkram:
                 f"TsodyksMarkramParams.tau_f = {tau_f[(tau_f > 0) & (tau_f < dt)].min()} ms is "
                 f"smaller than dt = {dt} ms (use 0 to switch facilitation off); reduce dt or "
                 "build the Network with allow_large_dt=True")
+
+
+class ResetKernelParams(NamedTuple):
+    tau_u: Array      # ms  kernel time constant
+    delta0: Array     # ms  time since the last spike at the start of a run (NALSM: 20)
+    delta_max: Array  # ms  the time since the last spike is clipped to this (NALSM: 100)
+
+    @classmethod
+    def default(cls, **overrides) -> "ResetKernelParams":
+        return make_default(cls, dict(tau_u=1.0, delta0=20.0, delta_max=100.0), overrides)
+
+
+class ResetKernelState(NamedTuple):
+    delta: Array  # ms  time since the last spike at the most recent step, (n_pre,)
+
+
+@dataclasses.dataclass(frozen=True)
+class ResetKernel:
+    r"""NALSM's "reset, not sum" synaptic kernel, per presynaptic neuron (align-pre).
+
+    Each presynaptic neuron $j$ transmits, *every* step, the exponential kernel of the time
+    $\Delta_j$ since its **last** spike (earlier spikes are forgotten, unlike a summed
+    exponential synapse):
+
+    $$ g_j = \frac{e^{-\Delta_j/\tau_u}}{\tau_u}, \qquad \Delta_j \leftarrow 0
+       \text{ on a spike}, \qquad \Delta_j \le \Delta_\max . $$
+
+    Use it as ``Projection(..., stp=nj.ResetKernel(), synapse=nj.Instant())``: the post
+    neuron then receives $\sum_j W_{ij} g_j$ every step, and with :class:`~neurojax.DiscreteLIF`
+    at $\Delta t = \tau_u = 1$ ms a spike of weight $W$ adds $W, W e^{-1}, W e^{-2}, \dots$ to
+    the membrane on consecutive steps.
+
+    Per step of $\Delta t$ with spike $s \in \{0, 1\}$ (update order):
+    (1) $\Delta \leftarrow \min(\Delta + \Delta t, \Delta_\max)$; (2) $\Delta \leftarrow
+    \Delta\,(1 - s)$; (3) signal $g = e^{-\Delta/\tau_u}/\tau_u$ (1/ms), independent of $s$.
+
+    $\Delta$ starts at $\Delta_0$, the value the reference loop (spec nalsm_astro.md §1.4)
+    uses at its step 0, so the signal emitted at step $n$ is the reference's kernel at
+    step $n + 1$ (its integration of step $n+1$ happens in neurojax's step $n + 1$, one step
+    of delay later). The delay line starts empty: the reference's background input of step 0,
+    $W e^{-\Delta_0/\tau_u}/\tau_u$ ($\approx 2\cdot10^{-9} W$ for $\Delta_0 = 20$), is missing
+    unless the buffer is filled with :meth:`initial_signal`.
+
+    | param     | symbol         | default | unit |
+    |-----------|----------------|---------|------|
+    | tau_u     | $\tau_u$       | 1.0     | ms   |
+    | delta0    | $\Delta_0$     | 20.0    | ms   |
+    | delta_max | $\Delta_\max$  | 100.0   | ms   |
+
+    State: ``delta`` (ms), one per presynaptic neuron.
+
+    References:
+        Ivanov & Michmizos (2021), NeurIPS 34 (NALSM); spec nalsm_astro.md §1.4.
+
+    Examples:
+        >>> import jax.numpy as jnp, neurojax as nj
+        >>> k = nj.ResetKernel()
+        >>> p = k.Params.default()
+        >>> s, g0 = k.step(p, k.init(p, 1), jnp.array([1.0]), 1.0)   # spike
+        >>> s, g1 = k.step(p, s, jnp.array([0.0]), 1.0)
+        >>> float(g0[0]), round(float(g1[0]), 6)                    # 1/tau_u, e^-1/tau_u
+        (1.0, 0.367879)
+    """
+
+    Params: ClassVar = ResetKernelParams
+    State: ClassVar = ResetKernelState
+
+    def init(self, params: ResetKernelParams, n: int) -> ResetKernelState:
+        return ResetKernelState(delta=jnp.broadcast_to(params.delta0, (n,)).astype(
+            jnp.result_type(params.delta0)))
+
+    def step(self, params: ResetKernelParams, state: ResetKernelState, spike: Array, dt: float):
+        """One step; returns ``(state, signal)``, ``signal`` the kernel value (1/ms) of every neuron."""
+        p = params
+        delta = jnp.minimum(state.delta + dt, p.delta_max) * (1.0 - spike)
+        return ResetKernelState(delta=delta), jnp.exp(-delta / p.tau_u) / p.tau_u
+
+    def initial_signal(self, params: ResetKernelParams, n: int) -> Array:
+        """The reference's kernel at step 0, $e^{-\\Delta_0/\\tau_u}/\\tau_u$, ``(n,)``: write it
+        into ``state.projs[name].buffer`` to reproduce the reference's first step exactly."""
+        return jnp.broadcast_to(jnp.exp(-params.delta0 / params.tau_u) / params.tau_u, (n,))
+
+    def validate(self, params, n: int, dt: float, allow_large_dt: bool = False):
+        check_params(params, n, "ResetKernelParams", positive=("tau_u", "delta_max"),
+                     nonnegative=("delta0",), time_constants=("tau_u",), dt=dt,
+                     allow_large_dt=allow_large_dt)

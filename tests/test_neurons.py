@@ -399,7 +399,7 @@ def test_clipped_linear_values_and_gradient():
 # ---------------------------------------------------------------------------------------------
 
 DRIVE_SCALE = {"LIF": 600.0, "ALIF": 600.0, "Izhikevich": 10.0, "AdEx": 2000.0, "HH": 10.0,
-               "LeakyTanh": 1.0, "ClippedLinear": 1.0}
+               "LeakyTanh": 1.0, "ClippedLinear": 1.0, "DiscreteLIF": 5.0, "SigmoidRate": 1.0}
 IDS = [type(m).__name__ for m in nj.ALL_NEURONS]
 
 
