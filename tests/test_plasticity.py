@@ -230,3 +230,50 @@ def test_bad_plasticity_wiring_raises():
     with pytest.raises(ValueError, match="w_min"):
         nj.init_params(net2, {"s": {"w": 1.0, "plast": (pl.STDPParams.default(),
                                                         pl.ClipWeightsParams.default(w_min=2.0, w_max=1.0))}})
+
+
+def test_gradient_reaches_the_astrocyte_gain_of_astrocyte_modulated_stdp():
+    """Learning to learn through an astrocyte: d loss / d (astrocyte gain w_A, eta_0) of
+    NALSM-style STDP equals central finite differences. Smooth variant: the spikes are fixed
+    (sources, and post neurons fired by pulses), the weights stay inside their bounds, so the
+    loss depends smoothly on A(t), which the astrocyte integrates from the spike counts. (The
+    post neurons' surrogate is made negligibly steep so no pseudo-derivative of their fixed
+    spikes enters the gradient.)"""
+    n_pre, n_post, T = 3, 2, 80
+    rng = np.random.default_rng(2)
+    pre_spikes = jnp.asarray((rng.random((T, n_pre)) < 0.2).astype(float))
+    post_kicks = 1e8 * jnp.asarray((rng.random((T, n_post)) < 0.2).astype(float))
+    pre_ids, post_ids = np.meshgrid(np.arange(n_pre), np.arange(n_post), indexing="ij")
+    to_astro = lambda n: nj.from_edges(np.arange(n), np.zeros(n, int), n, 1)  # noqa: E731
+    net = nj.Network(
+        {"in": nj.Population(nj.SpikeSource(), n_pre), "liq": nj.Population(nj.DiscreteLIF(spike_fn=nj.SuperSpike(beta=1e8)), n_post),
+         "astro": nj.Population(nj.LeakyIntegratorAstrocyte(), 1)},
+        {"in->liq": nj.Projection(nj.from_edges(pre_ids.ravel(), post_ids.ravel(), n_pre, n_post),
+                                  "in", "liq", synapse=nj.Instant(), modulators=("astro",),
+                                  plasticity=pl.AstrocyteSTDP(astrocyte="astro")),
+         "in->astro": nj.Projection(to_astro(n_pre), "in", "astro", receptor="drive",
+                                    synapse=nj.Instant()),
+         "liq->astro": nj.Projection(to_astro(n_post), "liq", "astro", receptor="drive",
+                                     synapse=nj.Instant())},
+        dt=1.0)
+    base = nj.init_params(net, {"in->liq": 1.0, "in->astro": -1.0, "liq->astro": 1.0,
+                                "astro": {"w": 0.05}, "liq": {"theta": 1e6}})
+
+    def loss(hyper):
+        w_astro, eta0 = hyper
+        p = dict(base)
+        p["astro"] = p["astro"]._replace(w=w_astro)
+        p["in->liq"] = p["in->liq"]._replace(plast=p["in->liq"].plast._replace(eta0=eta0))
+        final, _ = nj.simulate(net, p, nj.init_state(net, p), {"in": pre_spikes, "liq": post_kicks})
+        w = p["in->liq"].w + final.projs["in->liq"].dw
+        return jnp.sum((w - 1.0) ** 2)
+
+    hyper = (jnp.asarray(0.05), jnp.asarray(0.15))
+    grad = jax.jit(jax.grad(loss))(hyper)
+    f = jax.jit(loss)
+    for i, h in enumerate((1e-5, 1e-5)):
+        up = tuple(x + h if j == i else x for j, x in enumerate(hyper))
+        down = tuple(x - h if j == i else x for j, x in enumerate(hyper))
+        fd = (f(up) - f(down)) / (2 * h)
+        assert abs(float(grad[i])) > 1e-6, "the hyper-parameter must matter"
+        np.testing.assert_allclose(float(grad[i]), float(fd), rtol=1e-6)

@@ -5,6 +5,12 @@ Use a rule through ``Projection(plasticity=rule)``; its hyper-parameters live in
 """
 from neurojax.plasticity.base import (Chain, ClipWeights, ClipWeightsParams, KeepSign,
                                       PlasticityContext, absorb_plasticity, chain)
+from neurojax.plasticity.homeostasis import (ActivityState, InhibitorySTDP, InhibitorySTDPParams,
+                                             RateHomeostasis, RateHomeostasisParams,
+                                             SynapticScaling, SynapticScalingParams)
+from neurojax.plasticity.nalsm import (NALSM_TRACE_DECAY, ActivityDependentSTDP,
+                                       ActivityDependentSTDPParams, ActivityDependentSTDPState,
+                                       AstrocyteSTDP, AstrocyteSTDPParams, AstrocyteSTDPState)
 from neurojax.plasticity.stdp import STDP, STDPParams, TraceState
 from neurojax.plasticity.three_factor import (Eligibility, EligibilityParams, EligibilityState,
                                               GatedErrorHebbian, GatedErrorHebbianParams,
@@ -20,5 +26,8 @@ __all__ = [
     "TripletTraceState", "Eligibility", "EligibilityParams", "EligibilityState",
     "ScaleByModulator", "ScaleByModulatorParams", "GatedErrorHebbian", "GatedErrorHebbianParams",
     "GatedErrorHebbianState", "consolidate", "RLSReadout", "RLSReadoutParams", "RLSReadoutState",
-    "reset_rule_state",
+    "reset_rule_state", "AstrocyteSTDP", "AstrocyteSTDPParams", "AstrocyteSTDPState",
+    "ActivityDependentSTDP", "ActivityDependentSTDPParams", "ActivityDependentSTDPState",
+    "NALSM_TRACE_DECAY", "RateHomeostasis", "RateHomeostasisParams", "InhibitorySTDP",
+    "InhibitorySTDPParams", "SynapticScaling", "SynapticScalingParams", "ActivityState",
 ]
