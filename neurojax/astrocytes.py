@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from neurojax._integrators import rk4
 from neurojax._params import check_params, make_default
 from neurojax.surrogates import SuperSpike
 
@@ -168,24 +169,12 @@ class Neuromodulator:
 # Helpers shared by the calcium models below.
 # ---------------------------------------------------------------------------------------------
 
-def _rk4(f, y, h):
-    """One classical Runge–Kutta (order 4) step of ``y' = f(y)`` for a tuple state ``y``."""
-    def axpy(a, k):
-        return tuple(yi + a * ki for yi, ki in zip(y, k))
-    k1 = f(y)
-    k2 = f(axpy(0.5 * h, k1))
-    k3 = f(axpy(0.5 * h, k2))
-    k4 = f(axpy(h, k3))
-    return tuple(yi + (h / 6.0) * (a + 2.0 * b + 2.0 * c + d)
-                 for yi, a, b, c, d in zip(y, k1, k2, k3, k4))
-
-
 def _integrate(f, y, dt, substeps, post=None):
     """``substeps`` RK4 steps of ``dt / substeps`` each; ``post`` (e.g. a clamp) after each."""
     h = dt / substeps
 
     def one(y):
-        y = _rk4(f, y, h)
+        y = rk4(f, y, h)
         return y if post is None else post(y)
 
     if substeps == 1:

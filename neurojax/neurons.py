@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from neurojax._integrators import rk4
 from neurojax._params import check_params, make_default
 from neurojax.surrogates import SuperSpike
 
@@ -318,18 +319,6 @@ class DiscreteLIF:
 # Helpers shared by the models below.
 # ---------------------------------------------------------------------------------------------
 
-def _rk4(f, y, dt):
-    """One classical Runge–Kutta (order 4) step of ``y' = f(y)`` for a tuple state ``y``."""
-    def axpy(a, k):
-        return tuple(yi + a * ki for yi, ki in zip(y, k))
-    k1 = f(y)
-    k2 = f(axpy(0.5 * dt, k1))
-    k3 = f(axpy(0.5 * dt, k2))
-    k4 = f(axpy(dt, k3))
-    return tuple(yi + (dt / 6.0) * (a + 2.0 * b + 2.0 * c + d)
-                 for yi, a, b, c, d in zip(y, k1, k2, k3, k4))
-
-
 def _x_over_expm1(x):
     r"""$x / (e^x - 1)$, smooth through $x = 0$ (value and gradient)."""
     small = jnp.abs(x) < 1e-4
@@ -622,7 +611,7 @@ class Izhikevich:
         if self.method == "rk4":
             def f(y):
                 return self._rhs(p, drive, jnp.minimum(y[0], p.v_peak), y[1])
-            v, u = _rk4(f, (state.v, state.u), dt)
+            v, u = rk4(f, (state.v, state.u), dt)
         else:  # "izhikevich2003"
             v = state.v + 0.5 * dt * self._rhs(p, drive, state.v, state.u)[0]
             v = v + 0.5 * dt * self._rhs(p, drive, v, state.u)[0]
@@ -794,7 +783,7 @@ class AdEx:
             dw = (p.a * (v - p.e_l) - w) / p.tau_w
             return jnp.where(refractory, 0.0, dv), dw
 
-        v, w = _rk4(f, (state.v, state.w), dt)
+        v, w = rk4(f, (state.v, state.w), dt)
         spike = self.spike_fn((v - p.v_peak) / (p.v_peak - p.v_reset)) * (1.0 - refractory)
         reset_gate = jax.lax.stop_gradient(spike) if self.detach_reset else spike
         v = (1.0 - reset_gate) * v + reset_gate * p.v_reset   # exact reset even after a large overshoot

@@ -40,6 +40,11 @@ def _activity(post_state, field: str, dt: float) -> Array:
     return x * (1e3 / dt) if field == "spike" else x
 
 
+def _activity_at_target(rho: Array, conn) -> "ActivityState":
+    """The activity estimate starts at the target (no change before evidence accumulates)."""
+    return ActivityState(a=jnp.broadcast_to(jnp.asarray(rho, float_dtype()), (conn.n_post,)))
+
+
 def _average(avg: Array, x: Array, tau_avg: Array, dt: float) -> Array:
     r"""Exponential moving average $\bar a \leftarrow x + (\bar a - x) e^{-\Delta t/\tau}$;
     $\tau = 0$ gives $\bar a = x$ (no averaging)."""
@@ -167,8 +172,7 @@ class RateHomeostasis:
         return RateHomeostasisParams.default()
 
     def init(self, params: RateHomeostasisParams, conn) -> ActivityState:
-        return ActivityState(a=jnp.broadcast_to(jnp.asarray(params.rho, float_dtype()),
-                                                (conn.n_post,)))
+        return _activity_at_target(params.rho, conn)
 
     def update(self, params: RateHomeostasisParams, dw, pstate: ActivityState, ctx):
         p = params
@@ -349,8 +353,7 @@ class SynapticScaling:
         return SynapticScalingParams.default()
 
     def init(self, params: SynapticScalingParams, conn) -> ActivityState:
-        return ActivityState(a=jnp.broadcast_to(jnp.asarray(params.rho, float_dtype()),
-                                                (conn.n_post,)))
+        return _activity_at_target(params.rho, conn)
 
     def update(self, params: SynapticScalingParams, dw, pstate: ActivityState, ctx):
         p = params
