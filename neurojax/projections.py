@@ -9,10 +9,11 @@ from typing import Any, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from neurojax._tree import pytree_dataclass, static
 from neurojax.connectivity import Connectivity
-from neurojax.kernels import event_scatter, event_scatter_reference
+from neurojax.kernels import PullTable, event_scatter, event_scatter_reference, pull_table
 from neurojax.plasticity.base import PlasticityContext
 from neurojax.synapses import Exponential
 
@@ -62,6 +63,10 @@ class Projection:
             processed, ``max_events`` at a time; steps with more active rows take extra
             passes, so the result is always exact. Pick a few times the typical number of
             spikes per step (e.g. ``n_pre // 200 + 32`` for a ~20 Hz network at dt = 0.1 ms).
+            With a plasticity rule it also makes the rule's on-pre / on-post terms
+            event-driven (the by-post table ``pull`` is then built once, here).
+        pull: by-post :class:`~neurojax.kernels.PullTable` of ``conn`` (built automatically
+            for plastic projections with ``max_events``).
     """
 
     conn: Connectivity
@@ -76,6 +81,7 @@ class Projection:
     plasticity: Optional[Any] = static(default=None)
     modulators: tuple = static(default=())
     gate: Optional[tuple] = static(default=None)
+    pull: Optional[PullTable] = None
 
     def __post_init__(self):
         if not isinstance(self.delay_steps, int) or isinstance(self.delay_steps, bool) \
@@ -96,6 +102,9 @@ class Projection:
                                           and all(isinstance(x, str) for x in self.gate)):
             raise TypeError(f"Projection.gate must be None or a (population, field) pair, "
                             f"got {self.gate!r}")
+        if self.plasticity is not None and self.max_events is not None and self.pull is None:
+            object.__setattr__(self, "pull", pull_table(np.asarray(self.conn.post_idx),
+                                                        self.conn.n_post))
         if self.plasticity is not None:
             for method in ("default_params", "init", "update"):
                 if not callable(getattr(self.plasticity, method, None)):
@@ -160,6 +169,7 @@ def learn(proj: Projection, params: ProjParams, state: ProjState, pops: dict, t:
         post_idx=proj.conn.post_idx, n_post=proj.conn.n_post,
         w=jnp.broadcast_to(weights(proj, params, state), shape),
         w_init=jnp.broadcast_to(params.w, shape), pre=pops[proj.pre], post=pops[proj.post],
-        modulators={name: pops[name] for name in proj.modulators}, dt=dt, t=t)
+        modulators={name: pops[name] for name in proj.modulators}, dt=dt, t=t,
+        max_events=proj.max_events, pull=proj.pull)
     dw, plast = proj.plasticity.update(params.plast, jnp.zeros_like(state.dw), state.plast, ctx)
     return state._replace(dw=state.dw + jnp.where(ctx.mask, dw, 0.0), plast=plast)

@@ -24,13 +24,15 @@ When a rule runs: after the populations stepped and the delay lines were written
 ``dw`` is a change **per step** (per pairing for STDP), not a rate.
 """
 import dataclasses
-from typing import Any, NamedTuple, Tuple
+from typing import Any, NamedTuple, Optional, Tuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from neurojax._params import make_default
+from neurojax.kernels import (post_events, post_events_reference, pre_events,
+                              pre_events_reference)
 
 Array = jax.Array
 
@@ -47,6 +49,9 @@ class PlasticityContext(NamedTuple):
         modulators: ``population name -> State`` for the projection's ``modulators``.
         dt: step (ms).
         t: int32 step counter of this step.
+        max_events, pull: the projection's event capacity and by-post table; when set,
+            :meth:`pre_events` / :meth:`post_events` touch only the synapses of neurons that
+            spiked (``neurojax.kernels.pre_events`` / ``post_events``).
     """
 
     post_idx: Array
@@ -58,6 +63,8 @@ class PlasticityContext(NamedTuple):
     modulators: dict
     dt: float
     t: Array
+    max_events: Optional[int] = None
+    pull: Any = None
 
     @property
     def mask(self) -> Array:
@@ -72,6 +79,21 @@ class PlasticityContext(NamedTuple):
     def at_pre(self, x: Array) -> Array:
         """A per-presynaptic ``(n_pre,)`` quantity broadcast to ``(n_pre, 1)``."""
         return jnp.broadcast_to(x, (self.post_idx.shape[0],))[:, None]
+
+    def pre_events(self, s_pre: Array, post_values: Array) -> Array:
+        """On-pre term ``s_pre[i] * post_values[post_idx[i, m]]`` on the synapse layout."""
+        post_values = jnp.broadcast_to(post_values, (self.n_post,))
+        if self.pull is None:
+            return pre_events_reference(self.post_idx, s_pre, post_values, self.n_post)
+        return pre_events(self.post_idx, s_pre, post_values, self.n_post, self.max_events)
+
+    def post_events(self, s_post: Array, pre_values: Array) -> Array:
+        """On-post term ``s_post[post_idx[i, m]] * pre_values[i]`` on the synapse layout."""
+        pre_values = jnp.broadcast_to(pre_values, (self.post_idx.shape[0],))
+        if self.pull is None:
+            return post_events_reference(self.post_idx, s_post, pre_values, self.n_post)
+        return post_events(self.pull, self.post_idx, s_post, pre_values, self.n_post,
+                           self.max_events)
 
     def modulator(self, name: str, field: str) -> Array:
         """``field`` of modulator population ``name``: a scalar (size-1 population) or ``(n,)``."""

@@ -118,8 +118,8 @@ class STDP:
             f_plus = f_minus = 1.0
         else:
             f_plus, f_minus = p.w_max - ctx.w, ctx.w
-        ltp = p.a_plus * f_plus * ctx.at_pre(x_pre) * ctx.at_post(s_post)
-        ltd = p.a_minus * f_minus * ctx.at_post(x_post) * ctx.at_pre(s_pre)
+        ltp = p.a_plus * f_plus * ctx.post_events(s_post, x_pre)
+        ltd = p.a_minus * f_minus * ctx.pre_events(s_pre, x_post)
         return dw + ltp - ltd, TraceState(x_pre=x_pre_next, x_post=x_post_next)
 
     def validate(self, params: STDPParams, conn):

@@ -13,9 +13,9 @@ Array = jax.Array
 
 
 class TripletSTDPParams(NamedTuple):
-    a2_plus: Array    # weight units  pair potentiation amplitude  A_2^+
+    a2_plus: Array    # weight units  pair potentiation amplitude  A_2^+ (scalar or per post)
     a3_plus: Array    # weight units  triplet potentiation amplitude  A_3^+ (post-pre-post)
-    a2_minus: Array   # weight units  pair depression amplitude  A_2^-
+    a2_minus: Array   # weight units  pair depression amplitude  A_2^- (scalar or per pre)
     a3_minus: Array   # weight units  triplet depression amplitude  A_3^- (pre-post-pre)
     tau_plus: Array   # ms  fast presynaptic trace r1
     tau_minus: Array  # ms  fast postsynaptic trace o1
@@ -143,8 +143,8 @@ class TripletSTDP:
         r2, r2_next = trace(pstate.r2, s_pre, p.tau_x)
         o1, o1_next = trace(pstate.o1, s_post, p.tau_minus)
         o2, o2_next = trace(pstate.o2, s_post, p.tau_y)
-        ltp = ctx.at_pre(r1) * ctx.at_post(s_post) * (p.a2_plus + p.a3_plus * ctx.at_post(o2))
-        ltd = ctx.at_post(o1) * ctx.at_pre(s_pre) * (p.a2_minus + p.a3_minus * ctx.at_pre(r2))
+        ltp = ctx.post_events(s_post * (p.a2_plus + p.a3_plus * o2), r1)
+        ltd = ctx.pre_events(s_pre * (p.a2_minus + p.a3_minus * r2), o1)
         return dw + ltp - ltd, TripletTraceState(r1=r1_next, r2=r2_next, o1=o1_next, o2=o2_next)
 
     def validate(self, params: TripletSTDPParams, conn):
