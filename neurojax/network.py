@@ -55,6 +55,10 @@ class Network:
         dt: time step in ms.
         allow_large_dt: permit ``dt`` larger than a model's time constant (otherwise
             :func:`validate` raises).
+        exchange: set by :func:`neurojax.distributed.shard_network` only: this network is one
+            shard of a network split over the mesh axis of that name. Populations then hold
+            their local neurons, projections keep the *global* presynaptic index, and the
+            presynaptic signals are exchanged with ``all_gather`` over the axis each step.
 
     Raises:
         ValueError / TypeError: unknown population names, receptors the post model lacks,
@@ -65,6 +69,7 @@ class Network:
     projections: dict
     dt: float = static()
     allow_large_dt: bool = static(default=False)
+    exchange: Optional[str] = static(default=None)
 
     def __post_init__(self):
         if not isinstance(self.dt, (int, float)) or not self.dt > 0:
@@ -105,7 +110,12 @@ class Network:
                 if proj.stp is not None and not getattr(proj.stp, "accepts_gate", False):
                     raise ValueError(f"projection '{name}': its stp model "
                                      f"{type(proj.stp).__name__} does not take a gate")
-            if (proj.conn.n_pre, proj.conn.n_post) != (pre.n, post.n):
+            if self.exchange is not None:
+                if proj.conn.n_post != post.n or proj.conn.n_pre % pre.n:
+                    raise ValueError(f"projection '{name}': a shard's table must be "
+                                     f"(global n_pre) x (local n_post), got {proj.conn.n_pre}x"
+                                     f"{proj.conn.n_post} for local sizes {pre.n}x{post.n}")
+            elif (proj.conn.n_pre, proj.conn.n_post) != (pre.n, post.n):
                 raise ValueError(f"projection '{name}': connectivity is {proj.conn.n_pre}x"
                                  f"{proj.conn.n_post} but populations are {pre.n}x{post.n}")
 

@@ -145,9 +145,15 @@ def deliver(proj: Projection, params: ProjParams, state: ProjState, t: Array, dt
 
 
 def emit(proj: Projection, params: ProjParams, state: ProjState, syn_state, pops: dict,
-         t: Array, dt: float) -> ProjState:
-    """Step 6: push the pre population's new signal (gated, through STP, if any) into the delay line."""
+         t: Array, dt: float, exchange: Optional[str] = None) -> ProjState:
+    """Step 6: push the pre population's new signal (gated, through STP, if any) into the delay line.
+
+    With ``exchange`` (a mesh axis name, inside ``shard_map``) the local signals of all shards
+    are gathered first, so the delay line holds the global presynaptic signal.
+    """
     signal = getattr(pops[proj.pre], proj.source)
+    if exchange is not None:
+        signal = jax.lax.all_gather(signal, exchange, tiled=True)
     gate = None if proj.gate is None else getattr(pops[proj.gate[0]], proj.gate[1])
     stp = state.stp
     if proj.stp is not None:

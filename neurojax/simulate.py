@@ -75,7 +75,8 @@ def step(net: Network, params: dict, state: SimState, inputs_t: dict) -> SimStat
     pops = {name: pop.model.step(params[name], state.pops[name], drives[name], dt)
             for name, pop in net.populations.items()}
     projs = {name: learn(proj, params[name],
-                         emit(proj, params[name], state.projs[name], syn_states[name], pops, t, dt),
+                         emit(proj, params[name], state.projs[name], syn_states[name], pops, t, dt,
+                              net.exchange),
                          pops, t, dt)
              for name, proj in net.projections.items()}
     return SimState(t=t + 1, pops=pops, projs=projs)
