@@ -29,6 +29,11 @@ Forward (:func:`event_scatter`, the "push" path)
     :func:`event_scatter_with_info` also returns the active count, so a simulator can report
     ``n_active > max_events`` (the steps that needed extra iterations).
 
+    On a GPU, steps 2-3 can be one Pallas (Triton) kernel with atomic adds
+    (:mod:`neurojax.kernels.pallas_gpu`); :data:`PALLAS_MODE` chooses, at trace time. It is
+    off by default until it has been run and timed on GPU hardware (it is tested in
+    interpret mode and its CUDA lowering is checked on CPU): ``NEUROJAX_PALLAS=auto``.
+
 Forward (:func:`event_gather`, the "pull" path)
     Scatter-free: ``y_j = \sum_m w[\mathrm{slot}_{jm}]\, s[\mathrm{pre}_{jm}]`` over a by-post
     table built once on the host by :func:`pull_table`. It touches every synapse (not
@@ -62,6 +67,7 @@ Backward (both paths, ``jax.custom_vjp``)
 All functions work under ``jit``, ``vmap`` (e.g. a batch of spike vectors sharing the table)
 and ``grad``, in float32 and float64.
 """
+import os
 from functools import partial
 from typing import NamedTuple, Optional
 
@@ -75,6 +81,14 @@ Array = jax.Array
 #: :func:`propagate` uses the pull path when ``max_events >= PULL_ABOVE * n_pre`` (measured
 #: crossover between 5 % and 10 % activity at in-degree 80 on a 2-core CPU).
 PULL_ABOVE = 0.1
+
+#: Forward of the push path, read when tracing: ``"auto"`` (the Pallas/Triton kernel of
+#: :mod:`neurojax.kernels.pallas_gpu` when ``jax.default_backend() == "gpu"``, else ``jnp``),
+#: ``"off"`` (always ``jnp``), ``"on"`` (always Pallas; GPU only) or ``"interpret"`` (Pallas in
+#: interpret mode, any backend: for tests). Set from ``$NEUROJAX_PALLAS`` at import (default
+#: ``"off"`` until the kernel has been validated on a GPU); functions already jitted keep the
+#: forward they were traced with.
+PALLAS_MODE = os.environ.get("NEUROJAX_PALLAS", "off")
 
 
 class PullTable(NamedTuple):
@@ -223,7 +237,26 @@ def _push(post_idx, w, spikes, n_post, max_events, dtype):
 
     if post_idx.shape[0] == 0:
         return jnp.zeros((n_post,), dtype), jnp.int32(0)
+    interpret = _pallas_interpret(dtype)
+    if interpret is not None:
+        from neurojax.kernels.pallas_gpu import PallasOptions, _push_pallas  # imports this module
+        return _push_pallas(post_idx, w, spikes, n_post, max_events, dtype,
+                            PallasOptions(interpret=interpret))
     return _over_active_chunks(spikes, max_events, body, jnp.zeros((n_post,), dtype))
+
+
+def _pallas_interpret(dtype):
+    """``None``: the ``jnp`` push; else the ``interpret`` flag of the Pallas push
+    (from :data:`PALLAS_MODE`, at trace time; "auto" keeps ``jnp`` for dtypes other than
+    float32/float64, which the kernel does not take)."""
+    mode = PALLAS_MODE
+    if mode == "auto":
+        return False if jax.default_backend() == "gpu" and \
+            dtype in (jnp.float32, jnp.float64) else None
+    if mode in ("off", "on", "interpret"):
+        return {"off": None, "on": False, "interpret": True}[mode]
+    raise ValueError(f"PALLAS_MODE / $NEUROJAX_PALLAS must be 'auto', 'off', 'on' or "
+                     f"'interpret', got {mode!r}")
 
 
 def _pull(pull, w, spikes, dtype):
