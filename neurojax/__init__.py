@@ -3,7 +3,8 @@
 Three pytrees (``net`` / ``params`` / ``state``), pure model steps, and one scan-based
 :func:`simulate`. Units: ms, mV, pA, pF, nS.
 """
-from neurojax import inputs, metrics, plasticity, plotting  # plotting imports matplotlib lazily
+from neurojax import (distributed, fitting, inputs, metrics, plasticity,  # noqa: F401
+                      plotting)  # plotting imports matplotlib lazily
 from neurojax.astrocytes import (GChI, GChIParams, GChIState, LeakyIntegratorAstrocyte,
                                  LeakyIntegratorAstrocyteParams, LeakyIntegratorAstrocyteState,
                                  LiRinzel, LiRinzelParams, LiRinzelState, Neuromodulator,
@@ -63,5 +64,5 @@ __all__ = [
     "init_params", "init_state", "validate", "simulate", "step", "run_chunked", "spikes",
     "Record", "check_finite", "absorb_plasticity",
     # submodules
-    "inputs", "metrics", "plasticity", "plotting",
+    "inputs", "metrics", "plasticity", "plotting", "fitting", "distributed",
 ]
