@@ -146,7 +146,11 @@ class _Kernel:
         return self.fn(post_idx, w, s)
 
 
-def _time_round_robin(calls: dict, reps: int, steps: int) -> dict:
+def _time_round_robin(calls: dict, reps: int, steps) -> dict:
+    """Median (wall, CPU) µs per step of each call, ``reps`` round-robin repetitions after a
+    warm-up; ``steps`` is one step count for all calls or a dict ``name -> steps``."""
+    if not isinstance(steps, dict):
+        steps = dict.fromkeys(calls, steps)
     for f in calls.values():                       # compile + warm up
         jax.block_until_ready(f())
     wall = {k: [] for k in calls}
@@ -155,8 +159,8 @@ def _time_round_robin(calls: dict, reps: int, steps: int) -> dict:
         for name, f in calls.items():
             t0, c0 = time.perf_counter(), time.process_time()
             jax.block_until_ready(f())
-            wall[name].append((time.perf_counter() - t0) / steps * 1e6)
-            cpu[name].append((time.process_time() - c0) / steps * 1e6)
+            wall[name].append((time.perf_counter() - t0) / steps[name] * 1e6)
+            cpu[name].append((time.process_time() - c0) / steps[name] * 1e6)
     return {name: (statistics.median(wall[name]), statistics.median(cpu[name])) for name in calls}
 
 

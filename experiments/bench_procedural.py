@@ -30,7 +30,6 @@ Writes results.json into --out.
 import dataclasses
 import math
 import os
-import statistics
 import sys
 import time
 from functools import partial
@@ -42,6 +41,7 @@ from jax import lax
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _cli  # noqa: E402
+from bench_kernels import _rel_err, _time_round_robin, capacity  # noqa: E402
 
 from neurojax.kernels import event_scatter, jit_event_scatter, to_connectivity  # noqa: E402
 
@@ -74,11 +74,6 @@ class Config:
     def smoke(self) -> "Config":
         return dataclasses.replace(self, n=(500,), k=20.0, activity=0.02, steps=5, reps=1,
                                    grad_n=(500,), grad_steps=2, progress=False)
-
-
-def capacity(n: int, p: float) -> int:
-    mu = p * n
-    return int(min(n, math.ceil(mu + 6 * math.sqrt(mu + 1) + 16)))
 
 
 def spike_pool(n: int, p: float, rng) -> np.ndarray:
@@ -131,25 +126,6 @@ def _one_step(kernel, w, s):
     except Exception:  # pragma: no cover - backend without memory analysis
         temp = None
     return compiled(w, s), temp
-
-
-def _time_round_robin(calls: dict, reps: int, steps: dict) -> dict:
-    for f in calls.values():                       # compile + warm up
-        jax.block_until_ready(f())
-    wall = {k: [] for k in calls}
-    cpu = {k: [] for k in calls}
-    for _ in range(reps):
-        for name, f in calls.items():
-            t0, c0 = time.perf_counter(), time.process_time()
-            jax.block_until_ready(f())
-            wall[name].append((time.perf_counter() - t0) / steps[name] * 1e6)
-            cpu[name].append((time.process_time() - c0) / steps[name] * 1e6)
-    return {name: (statistics.median(wall[name]), statistics.median(cpu[name])) for name in calls}
-
-
-def _rel_err(a, b):
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-30))
 
 
 def run(cfg: Config) -> dict:

@@ -309,6 +309,20 @@ def pre_spike_mask(spikes, n_mask: int):
     return (~hidden).astype(float)
 
 
+def _clipped_traces(recipe: Recipe, theta, idx, current, v_obs, spikes_obs):
+    """Model and recorded voltage for recording ``idx`` (a float index from ``fit``), both
+    clipped at ``recipe.v_clip``; returns ``(v, v_target, idx)``."""
+    idx = jnp.round(jnp.asarray(idx)).astype(jnp.int32)
+    v_target = v_obs[idx]
+    if recipe.forced:
+        v = forced_run(recipe, theta, current, spikes_obs[idx])
+    else:
+        v, _ = free_run(recipe, theta, current)
+    if recipe.v_clip is not None:
+        v, v_target = jnp.minimum(v, recipe.v_clip), jnp.minimum(v_target, recipe.v_clip)
+    return v, v_target, idx
+
+
 def make_residuals(recipe: Recipe, current, v_obs, spikes_obs, mask=None):
     """``residuals(theta, idx)``: the flat vector $r$ whose $\sum r^2$ is the loss against
     recording ``idx``: the (clipped) voltage difference weighted by $\sqrt{m / \sum m}$
@@ -316,14 +330,7 @@ def make_residuals(recipe: Recipe, current, v_obs, spikes_obs, mask=None):
     current = jnp.asarray(current)
 
     def residuals(theta, idx):
-        idx = jnp.round(jnp.asarray(idx)).astype(jnp.int32)     # a float index from ``fit``
-        v_target = v_obs[idx]
-        if recipe.forced:
-            v = forced_run(recipe, theta, current, spikes_obs[idx])
-        else:
-            v, _ = free_run(recipe, theta, current)
-        if recipe.v_clip is not None:
-            v, v_target = jnp.minimum(v, recipe.v_clip), jnp.minimum(v_target, recipe.v_clip)
+        v, v_target, idx = _clipped_traces(recipe, theta, idx, current, v_obs, spikes_obs)
         if mask is None:
             w = jnp.full(v.shape, 1.0 / v.size, v.dtype)
         else:
@@ -339,14 +346,7 @@ def make_loss(recipe: Recipe, current, v_obs, spikes_obs, mask=None):
     current = jnp.asarray(current)
 
     def loss(theta, idx):
-        idx = jnp.round(jnp.asarray(idx)).astype(jnp.int32)     # a float index from ``fit``
-        v_target = v_obs[idx]
-        if recipe.forced:
-            v = forced_run(recipe, theta, current, spikes_obs[idx])
-        else:
-            v, _ = free_run(recipe, theta, current)
-        if recipe.v_clip is not None:
-            v, v_target = jnp.minimum(v, recipe.v_clip), jnp.minimum(v_target, recipe.v_clip)
+        v, v_target, idx = _clipped_traces(recipe, theta, idx, current, v_obs, spikes_obs)
         return fitting.trace_mse(v, v_target, None if mask is None else mask[idx])
 
     return loss
