@@ -28,6 +28,7 @@ your cluster tool); ``jax.devices()`` then lists the devices of all hosts and th
 spans them. On one CPU, test with ``XLA_FLAGS=--xla_force_host_platform_device_count=4``
 (set before JAX starts).
 """
+import dataclasses
 from typing import Any, Callable, NamedTuple, Optional
 
 import jax
@@ -131,10 +132,8 @@ def shard_network(net: Network, params: dict, state: SimState, n_shards: int,
     for name, proj in net.projections.items():
         conn = proj.conn
         local, src = _local_tables(conn.post_idx, conn.n_post, d)
-        projs[name] = proj.__class__(**{**{f: getattr(proj, f) for f in proj.__dataclass_fields__},
-                                        "conn": Connectivity(jnp.asarray(local), conn.n_pre,
-                                                             conn.n_post // d),
-                                        "pull": None})
+        projs[name] = dataclasses.replace(
+            proj, conn=Connectivity(jnp.asarray(local), conn.n_pre, conn.n_post // d), pull=None)
         p, s = params[name], state.projs[name]
         w = jnp.asarray(p.w)
         if w.ndim:

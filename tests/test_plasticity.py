@@ -158,6 +158,19 @@ def test_absorb_plasticity_continues_the_run_unchanged():
                                np.asarray(params["EE"].w + full.projs["EE"].dw), rtol=1e-12)
 
 
+def _assert_grad_equals_central_differences(loss, hyper, *, steps, min_grad):
+    """``jax.grad(loss)`` at the tuple ``hyper`` equals central differences with step
+    ``steps[i]`` in entry ``i`` (rtol 1e-6), and every entry matters (``|grad| > min_grad``)."""
+    grad = jax.jit(jax.grad(loss))(hyper)
+    f = jax.jit(loss)
+    for i, h in enumerate(steps):
+        up = tuple(x + h if j == i else x for j, x in enumerate(hyper))
+        down = tuple(x - h if j == i else x for j, x in enumerate(hyper))
+        fd = (f(up) - f(down)) / (2 * h)
+        assert abs(float(grad[i])) > min_grad, "the hyper-parameter must matter"
+        np.testing.assert_allclose(float(grad[i]), float(fd), rtol=1e-6)
+
+
 def test_gradient_reaches_stdp_hyperparameters():
     """Learning to learn on a smooth variant: rate-based STDP (post field "r" of a LeakyTanh
     unit) from fixed spike trains; d loss / d (a_plus, tau_plus) through the closed loop
@@ -180,15 +193,8 @@ def test_gradient_reaches_stdp_hyperparameters():
         _, r = nj.simulate(net, p, state, {"pre": spikes_in}, record=nj.Record(("out", "r")))
         return jnp.mean((r["out"]["r"] - target) ** 2)
 
-    hyper = (jnp.asarray(0.05), jnp.asarray(15.0))
-    grad = jax.jit(jax.grad(loss))(hyper)
-    f = jax.jit(loss)
-    for i, h in enumerate((1e-5, 1e-3)):
-        up = tuple(x + h if j == i else x for j, x in enumerate(hyper))
-        down = tuple(x - h if j == i else x for j, x in enumerate(hyper))
-        fd = (f(up) - f(down)) / (2 * h)
-        assert abs(float(grad[i])) > 1e-8, "the hyper-parameter must matter"
-        np.testing.assert_allclose(float(grad[i]), float(fd), rtol=1e-6)
+    _assert_grad_equals_central_differences(loss, (jnp.asarray(0.05), jnp.asarray(15.0)),
+                                            steps=(1e-5, 1e-3), min_grad=1e-8)
 
 
 def test_gate_multiplies_the_transmitted_signal():
@@ -268,12 +274,5 @@ def test_gradient_reaches_the_astrocyte_gain_of_astrocyte_modulated_stdp():
         w = p["in->liq"].w + final.projs["in->liq"].dw
         return jnp.sum((w - 1.0) ** 2)
 
-    hyper = (jnp.asarray(0.05), jnp.asarray(0.15))
-    grad = jax.jit(jax.grad(loss))(hyper)
-    f = jax.jit(loss)
-    for i, h in enumerate((1e-5, 1e-5)):
-        up = tuple(x + h if j == i else x for j, x in enumerate(hyper))
-        down = tuple(x - h if j == i else x for j, x in enumerate(hyper))
-        fd = (f(up) - f(down)) / (2 * h)
-        assert abs(float(grad[i])) > 1e-6, "the hyper-parameter must matter"
-        np.testing.assert_allclose(float(grad[i]), float(fd), rtol=1e-6)
+    _assert_grad_equals_central_differences(loss, (jnp.asarray(0.05), jnp.asarray(0.15)),
+                                            steps=(1e-5, 1e-5), min_grad=1e-6)
