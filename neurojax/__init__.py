@@ -4,7 +4,7 @@ Three pytrees (``net`` / ``params`` / ``state``), pure model steps, and one scan
 :func:`simulate`. Units: ms, mV, pA, pF, nS.
 """
 from neurojax import (distributed, fitting, inputs, metrics, plasticity,  # noqa: F401
-                      plotting)  # plotting imports matplotlib lazily
+                      plotting, readouts, reservoirs)  # plotting imports matplotlib lazily
 from neurojax.astrocytes import (GChI, GChIParams, GChIState, LeakyIntegratorAstrocyte,
                                  LeakyIntegratorAstrocyteParams, LeakyIntegratorAstrocyteState,
                                  LiRinzel, LiRinzelParams, LiRinzelState, Neuromodulator,
@@ -64,5 +64,6 @@ __all__ = [
     "init_params", "init_state", "validate", "simulate", "step", "run_chunked", "spikes",
     "Record", "check_finite", "absorb_plasticity",
     # submodules
-    "inputs", "metrics", "plasticity", "plotting", "fitting", "distributed",
+    "inputs", "metrics", "plasticity", "plotting", "fitting", "distributed", "readouts",
+    "reservoirs",
 ]

@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from neurojax._params import float_dtype
+from neurojax._scan import scan as checkpointed_scan
 from neurojax.network import Network, SimState, validate
 from neurojax.projections import deliver, emit, learn
 
@@ -154,19 +155,8 @@ def simulate(net: Network, params: dict, state: SimState, inputs: Optional[dict]
         s = step(net, params, s, x_t)
         return s, record(s)
 
-    if checkpoint_every is None:
-        return jax.lax.scan(body, state, xs, length=T, unroll=unroll)
-    if T % checkpoint_every:
-        raise ValueError(f"checkpoint_every={checkpoint_every} must divide the {T} steps")
-    n_seg = T // checkpoint_every
-    xs = jax.tree.map(lambda x: x.reshape(n_seg, checkpoint_every, *x.shape[1:]), xs)
-
-    @jax.checkpoint
-    def segment(s, xs_seg):
-        return jax.lax.scan(body, s, xs_seg, length=checkpoint_every, unroll=unroll)
-
-    state, ys = jax.lax.scan(segment, state, xs, length=n_seg)
-    return state, jax.tree.map(lambda y: y.reshape(T, *y.shape[2:]), ys)
+    return checkpointed_scan(body, state, xs, length=T, checkpoint_every=checkpoint_every,
+                             unroll=unroll)
 
 
 def check_finite(state: SimState, where: str = "") -> None:

@@ -1,0 +1,15 @@
+"""Reservoir computing: echo-state networks, their readouts and the standard benchmarks.
+
+* :mod:`~neurojax.reservoirs.esn`: leaky tanh reservoirs (:class:`ESN`), teacher-forced
+  :func:`run` and :func:`fit`, generative :func:`closed_loop`.
+* :mod:`~neurojax.reservoirs.tasks`: memory capacity, NARMA-10, Mackey-Glass (one-step,
+  84-step direct and closed loop) with fixed splits, and :func:`score`.
+* Readouts (ridge regression, NRMSE, filtered spikes) live in :mod:`neurojax.readouts`.
+"""
+from neurojax.reservoirs import tasks  # noqa: F401
+from neurojax.reservoirs.esn import (ESN, closed_loop, fit, random_esn, rescale, run,
+                                     spectral_radius, update)
+from neurojax.reservoirs.tasks import Task, make_task, score
+
+__all__ = ["ESN", "random_esn", "spectral_radius", "rescale", "update", "run", "fit",
+           "closed_loop", "tasks", "Task", "make_task", "score"]
