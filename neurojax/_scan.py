@@ -18,8 +18,8 @@ def scan(body, init, xs, *, length: int, checkpoint_every: Optional[int] = None,
         return jax.lax.scan(body, init, xs, length=length, unroll=unroll)
     if (not isinstance(checkpoint_every, int) or isinstance(checkpoint_every, bool)
             or checkpoint_every < 1 or length % checkpoint_every):
-        raise ValueError(f"checkpoint_every={checkpoint_every!r} must be a positive int that "
-                         f"divides the {length} steps")
+        raise ValueError(f"checkpoint_every={checkpoint_every!r} must be a positive int and "
+                         f"must divide the {length} steps")
     n_seg = length // checkpoint_every
     xs = jax.tree.map(lambda x: x.reshape(n_seg, checkpoint_every, *x.shape[1:]), xs)
 

@@ -46,7 +46,38 @@ def _check_bench_coba(res):
     assert os.path.getsize(m["plot_png"]) > 0
 
 
-EXTRA_CHECKS = {"coba": _check_coba, "bench_coba": _check_bench_coba}
+def _check_esn_benchmarks(res):
+    m = res["metrics"]
+    records = {r["task"]: r for r in m["tasks"]}
+    assert set(records) == {"mc", "narma10", "mg_1", "mg_84_direct", "mg_84_closed", "drive10k"}
+    for name, r in records.items():
+        assert math.isfinite(r["score_neurojax"]) and r["cpu_seconds_neurojax"] > 0, r
+        # float32 scan + float64 solve stays within 1e-3 (relative) of the float64 score
+        assert abs(r["score_neurojax_f32"] - r["score_neurojax"]) <= 1e-3 * abs(
+            r["score_neurojax"]), r
+        if m["reservoirpy_available"]:
+            # same reservoirpy matrices and data, float64: the same score (specs §6: 1e-6)
+            assert abs(r["score_neurojax"] - r["score_reservoirpy"]) <= 1e-6 * max(
+                1.0, abs(r["score_reservoirpy"])), r
+            assert r["cpu_seconds_reservoirpy"] > 0, r
+        else:
+            assert r["score_reservoirpy"] is None and r["cpu_seconds_reservoirpy"] is None
+    assert m["reservoirpy_available"] or m["reservoirpy_skipped_reason"]
+    # a memory capacity between 1 and k_max; the readouts learn NARMA-10 and Mackey-Glass
+    assert 1.0 < records["mc"]["score_neurojax"] < records["mc"]["k_max"]
+    assert records["narma10"]["score_neurojax"] < 0.8
+    assert records["mg_1"]["score_neurojax"] < 0.05
+    sweep = m["sweep"]
+    assert sweep["n_configs"] == 64 and len(sweep["scores"]) == 64
+    assert sweep["max_abs_diff_vmap_vs_singles"] <= 1e-8, sweep["max_abs_diff_vmap_vs_singles"]
+    assert sweep["cpu_seconds_vmap"] > 0 and sweep["cpu_seconds_64_singles"] > 0
+    if m["reservoirpy_available"]:
+        for key in ("parity_png", "speedup_png"):
+            assert os.path.getsize(m[key]) > 0
+
+
+EXTRA_CHECKS = {"coba": _check_coba, "bench_coba": _check_bench_coba,
+                "esn_benchmarks": _check_esn_benchmarks}
 
 
 def _load_cli():
