@@ -11,6 +11,13 @@ Parts (each writes its metrics into results.json):
   random init); transfer of the untrained weights to 4-14 links (with the spec's dm_control
   numbers and relative errors); a check that the MJX body gives the C body's returns on short
   episodes; speed of both backends side by side.
+* ``--train-apg`` (runs only this part, with ``--train-ppo`` if also given): analytic policy
+  gradients of NCAP's 4 weights through the differentiable MJX body over truncated windows
+  (neurojax.embodied.apg), from the constant and a random init, each iterate scored on the
+  C backend -> ncap_apg_curves.png.
+* ``--train-ppo`` (runs only this part, with ``--train-apg`` if also given): PPO with the
+  paper's Tonic-like set-up (neurojax.embodied.ppo) for NCAP and the MLP, short budgets ->
+  ncap_ppo_curves.png.
 * training (default, ``--no-train`` to skip): OpenAI-style ES (antithetic Gaussian
   perturbations, centred-rank returns, Adam via optax, L2 decay), the population evaluated as
   one batch of bodies on the C backend (``--train-backend mjx`` evaluates it with
@@ -24,6 +31,8 @@ Usage:
     python experiments/ncap_swimmer.py --eval-init --links 6 --seeds 5 --out DIR
     python experiments/ncap_swimmer.py --out DIR          # eval-init + ES curves
     python experiments/ncap_swimmer.py --smoke --out DIR  # tiny, < 3 min
+    python experiments/ncap_swimmer.py --train-apg --out DIR
+    python experiments/ncap_swimmer.py --train-ppo --ppo-iterations 10 --out DIR
 """
 import dataclasses
 import json
@@ -62,6 +71,23 @@ class Config:
     es_l2: float = 0.005
     es_eval_seeds: int = 2               # fixed seeds on which the centre is scored each gen.
     mlp_hidden: tuple[int, ...] = (64, 64)
+    # analytic policy gradients through the MJX body (--train-apg; runs only this part)
+    train_apg: bool = False
+    apg_iterations: int = 10
+    apg_window: int = 50                 # control steps per truncated window
+    apg_windows: int = 8                 # windows per gradient (spread over apg_train_seeds)
+    apg_train_seeds: int = 2
+    apg_lr: float = 0.05
+    apg_objective: str = "speed"         # "speed" (unclipped v / 0.1) or "reward" (clipped)
+    apg_timestep: float = 0.01           # physics dt of the MJX gradient body (C eval: 0.002)
+    apg_inits: tuple[str, ...] = ("constant", "random")
+    apg_eval_seeds: int = 3
+    # PPO on the C backend (--train-ppo; runs only the gradient-training parts asked for)
+    train_ppo: bool = False
+    ppo_iterations: int = 10             # segments of ppo_envs whole episodes
+    ppo_envs: int = 4
+    ppo_seeds: int = 1
+    ppo_policies: tuple[str, ...] = ("ncap", "mlp")
     out: str = "results/ncap_swimmer"
 
     def smoke(self):
@@ -281,6 +307,70 @@ def train(cfg: Config) -> dict:
     return out
 
 
+# ------------------------------------------------------------------ analytic policy gradients
+def train_apg(cfg: Config) -> dict:
+    """Windowed analytic policy gradients of NCAP through the MJX body (neurojax.embodied.apg);
+    each iterate scored on the C backend (float64, dt 0.002) on fixed evaluation seeds."""
+    from neurojax.embodied import NCAP, Swimmer, SwimmerC
+    from neurojax.embodied.apg import apg_train
+    if not jax.config.jax_compilation_cache_dir:   # the MJX gradient program compiles for minutes
+        jax.config.update("jax_compilation_cache_dir", os.environ.get(
+            "NEUROJAX_JAX_CACHE", os.path.expanduser("~/.cache/neurojax-jax")))
+    ctrl = NCAP(cfg.links - 1)
+    env = Swimmer(cfg.links, timestep=cfg.apg_timestep, solver_iterations=1,
+                  episode_steps=cfg.episode_steps)
+    env_ref = SwimmerC(cfg.links, timestep=cfg.apg_timestep, episode_steps=cfg.episode_steps)
+    env_eval = SwimmerC(cfg.links, episode_steps=cfg.episode_steps)
+    out = {"config": {"window": cfg.apg_window, "windows": cfg.apg_windows, "lr": cfg.apg_lr,
+                      "objective": cfg.apg_objective, "mjx_timestep": cfg.apg_timestep,
+                      "iterations": cfg.apg_iterations}, "runs": {}}
+    eval_seeds = [20_000 + i for i in range(cfg.apg_eval_seeds)]
+    for init in cfg.apg_inits:
+        key = jax.random.PRNGKey(7) if init == "random" else None
+        p0 = ctrl.init_params(key, init)
+        print(f"APG from the {init} init {np.round(np.asarray(jax.flatten_util.ravel_pytree(p0)[0]), 3)}",
+              flush=True)
+        t0 = time.perf_counter()
+        res = apg_train(env, env_ref, ctrl, p0, iterations=cfg.apg_iterations,
+                        window=min(cfg.apg_window, cfg.episode_steps),
+                        n_windows=cfg.apg_windows, train_seeds=list(range(cfg.apg_train_seeds)),
+                        eval_seeds=eval_seeds, lr=cfg.apg_lr, objective=cfg.apg_objective,
+                        episode_steps=cfg.episode_steps, eval_env_c=env_eval,
+                        log=lambda m: print(m, flush=True))
+        res["wall_s"] = time.perf_counter() - t0
+        c = res["curve"]["eval_return"]
+        res["initial_return"], res["final_return"], res["best_return"] = c[0], c[-1], max(c)
+        out["runs"][init] = res
+    return out
+
+
+def train_ppo(cfg: Config) -> dict:
+    """PPO (neurojax.embodied.ppo, Tonic-like defaults) for NCAP (Gaussian, std 0.1 fixed)
+    and the MLP (learned log-std) on the C backend."""
+    from neurojax.embodied import NCAP, MLPPolicy, SwimmerC
+    from neurojax.embodied.ppo import PPOConfig, ppo_train
+    env = SwimmerC(cfg.links, episode_steps=cfg.episode_steps)
+    pcfg = PPOConfig(iterations=cfg.ppo_iterations, n_envs=cfg.ppo_envs,
+                     episode_steps=cfg.episode_steps)
+    ctrl = NCAP(cfg.links - 1)
+    mlp = MLPPolicy(4 * cfg.links, cfg.links - 1, tuple(cfg.mlp_hidden), log_std=True)
+    out = {"config": dataclasses.asdict(pcfg), "n_params": {"ncap": ctrl.n_params, "mlp": mlp.n_params}}
+    for name in cfg.ppo_policies:
+        out[name] = []
+        for s in range(cfg.ppo_seeds):
+            print(f"PPO {name} seed {s}", flush=True)
+            if name == "ncap":
+                pol, p0 = ctrl, ctrl.init_params()
+            else:
+                pol, p0 = mlp, mlp.init_params(jax.random.PRNGKey(s))
+            out[name].append(ppo_train(env, pol, p0, pcfg, seed=s,
+                                       log=lambda m: print(m, flush=True)))
+        curves = np.array([r["curve"]["eval_return"] for r in out[name]])
+        out[f"{name}_initial_mean"] = float(curves[:, 0].mean())
+        out[f"{name}_final_mean"] = float(curves[:, -1].mean())
+    return out
+
+
 def plot(metrics: dict, out_dir: str) -> dict:
     import matplotlib
     matplotlib.use("Agg")
@@ -303,6 +393,35 @@ def plot(metrics: dict, out_dir: str) -> dict:
         fig.tight_layout()
         paths["curves_png"] = os.path.join(out_dir, "ncap_learning_curves.png")
         fig.savefig(paths["curves_png"], dpi=120)
+        plt.close(fig)
+    if "apg" in metrics:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for i, (init, r) in enumerate(metrics["apg"]["runs"].items()):
+            ax.plot(r["curve"]["iteration"], r["curve"]["eval_return"], marker="o", color=f"C{i}",
+                    label=f"NCAP, {init} init")
+        cfg_apg = metrics["apg"]["config"]
+        ax.set_xlabel(f"APG iteration ({cfg_apg['windows']} windows x {cfg_apg['window']} steps)")
+        ax.set_ylabel("return on the C backend (max 1000)")
+        ax.set_title(f"analytic policy gradients ({cfg_apg['objective']} objective)")
+        ax.legend()
+        fig.tight_layout()
+        paths["apg_png"] = os.path.join(out_dir, "ncap_apg_curves.png")
+        fig.savefig(paths["apg_png"], dpi=120)
+        plt.close(fig)
+    if "ppo" in metrics:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for name, color in (("ncap", "C0"), ("mlp", "C3")):
+            for i, r in enumerate(metrics["ppo"].get(name, [])):
+                ax.plot(r["curve"]["env_steps"], r["curve"]["eval_return"], color=color,
+                        label=f"{name.upper()} ({metrics['ppo']['n_params'][name]:,} params)"
+                        if i == 0 else None)
+        ax.set_xlabel("environment steps (PPO)")
+        ax.set_ylabel("deterministic return, C backend (max 1000)")
+        ax.set_title(f"PPO on the {metrics['config_links']}-link swimmer")
+        ax.legend()
+        fig.tight_layout()
+        paths["ppo_png"] = os.path.join(out_dir, "ncap_ppo_curves.png")
+        fig.savefig(paths["ppo_png"], dpi=120)
         plt.close(fig)
     if "transfer" in metrics:
         links = sorted(int(k) for k in metrics["transfer"])
@@ -328,6 +447,15 @@ def run(cfg: Config) -> dict:
                          f"{cfg.train_backend!r}")
     os.makedirs(cfg.out, exist_ok=True)
     t0 = time.perf_counter()
+    if cfg.train_apg or cfg.train_ppo:       # only the gradient-training parts asked for
+        metrics = {"config_links": cfg.links}
+        if cfg.train_apg:
+            metrics["apg"] = train_apg(cfg)
+        if cfg.train_ppo:
+            metrics["ppo"] = train_ppo(cfg)
+        metrics.update(plot(metrics, cfg.out))
+        metrics["wall_s"] = time.perf_counter() - t0
+        return metrics
     metrics = eval_init(cfg)
     metrics["config_links"] = cfg.links
     if cfg.mjx_check_steps > 0:
@@ -354,7 +482,7 @@ def main(argv=None):
     metrics = run(cfg)
     path = _cli.save_results(cfg, metrics)
     keys = ("init_return_mean", "init_return_std", "n_params")
-    print(json.dumps({k: metrics[k] for k in keys}))
+    print(json.dumps({k: metrics[k] for k in keys if k in metrics}))
     print(f"wrote {path}")
 
 
