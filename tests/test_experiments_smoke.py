@@ -97,9 +97,24 @@ def _check_what_when(res):
         assert os.path.getsize(m[key]) > 0
 
 
+def _check_nalsm(res):
+    m, cfg = res["metrics"], res["config"]
+    assert m["model"] == cfg["model"] and m["data"] == cfg["data"]
+    assert (m["n_train"], m["n_val"], m["n_test"]) == (cfg["n_train"], cfg["n_val"], cfg["n_test"])
+    assert m["n_neurons"] == math.prod(cfg["liquid"]) and len(m["per_network"]) == cfg["networks"]
+    for key in ("test_accuracy", "val_accuracy"):
+        assert 0.0 <= m[key] <= 1.0, (key, m[key])
+    assert math.isfinite(m["branching_factor"]) and m["branching_factor"] > 0
+    assert 1 <= m["ap"] <= m["n_neurons"] and 1 <= m["sp"] <= m["n_neurons"]
+    assert m["spikes_per_neuron"] > 0 and m["samples_per_s"] > 0
+    assert m["extrapolated_full_protocol_seconds_per_network"] > 0
+    for key in ("raster_png", "warmup_png"):
+        assert os.path.getsize(m[key]) > 0
+
+
 EXTRA_CHECKS = {"coba": _check_coba, "bench_coba": _check_bench_coba,
                 "esn_benchmarks": _check_esn_benchmarks,
-                "what_when_reservoir": _check_what_when}
+                "what_when_reservoir": _check_what_when, "nalsm": _check_nalsm}
 
 
 def _load_cli():
