@@ -78,18 +78,17 @@ def to_theta(leak, inputs, spectral):
                       jnp.log(spectral)])
 
 
+def esn_at(base, theta):
+    """The base reservoir with the hyper-parameters ``theta``."""
+    leak, inputs, spectral = hyper(theta)
+    return nj.reservoirs.rescale(base._replace(leak=leak), spectral=spectral, inputs=inputs)
+
+
 def make_loss(base, task, cfg):
     """theta -> validation NRMSE (a pure, jittable, differentiable function)."""
     def loss(theta):
-        leak, inputs, spectral = hyper(theta)
-        esn = nj.reservoirs.rescale(base._replace(leak=leak), spectral=spectral, inputs=inputs)
-        x_last, states = nj.reservoirs.run(esn, task.inputs[:task.n_train],
-                                           checkpoint_every=cfg.checkpoint_every)
-        readout = nj.readouts.ridge(states[task.washout:],
-                                    task.targets[task.washout:task.n_train], cfg.ridge)
-        _, val_states = nj.reservoirs.run(esn, task.inputs[task.n_train:], x_last,
-                                          checkpoint_every=cfg.checkpoint_every)
-        return nj.readouts.nrmse(task.test_targets, nj.readouts.predict(readout, val_states))
+        return nj.reservoirs.score(esn_at(base, theta), cfg.ridge, task,
+                                   checkpoint_every=cfg.checkpoint_every)
     return loss
 
 
@@ -154,10 +153,7 @@ def run(cfg):
         s_theta, s_val, s_cpu, s_trace, n_points = grid_search(loss, cfg, g_cpu)
 
         def test(theta):
-            leak, inputs, spectral = hyper(theta)
-            esn = nj.reservoirs.rescale(base._replace(leak=leak), spectral=spectral,
-                                        inputs=inputs)
-            return float(score(esn, cfg.ridge, test_task))
+            return float(score(esn_at(base, theta), cfg.ridge, test_task))
 
         per_seed.append(dict(
             seed=seed, grad_val_nrmse=g_val, grid_val_nrmse=s_val,

@@ -254,6 +254,8 @@ def score_states(train_states, test_states, alpha, task: Task, *, solver: str = 
         alpha: ridge strength (traceable).
         task: a :class:`Task` with metric ``"memory_capacity"`` or ``"nrmse"``.
         solver: ridge solver (:func:`neurojax.readouts.ridge`).
+        checkpoint_every: passed to :func:`~neurojax.reservoirs.run` for the training and the
+            test run (it must divide both lengths): less memory for reverse-mode gradients.
         return_details: also return ``(readout, test_predictions)``.
 
     Returns:
@@ -281,7 +283,8 @@ def score_states(train_states, test_states, alpha, task: Task, *, solver: str = 
     return (value, (readout, y_hat)) if return_details else value
 
 
-def score(esn: ESN, alpha, task: Task, *, solver: str = "auto", return_details: bool = False):
+def score(esn: ESN, alpha, task: Task, *, solver: str = "auto", return_details: bool = False,
+          checkpoint_every: Optional[int] = None):
     r"""The task's score for reservoir ``esn`` with ridge strength ``alpha``.
 
     Teacher-forced run over the training rows, ridge fit on rows ``[washout, n_train)``,
@@ -300,8 +303,10 @@ def score(esn: ESN, alpha, task: Task, *, solver: str = "auto", return_details: 
     Returns:
         The scalar score (or ``(score, details)``).
     """
-    x_train, train_states = run(esn, task.inputs[:task.n_train])
-    _, test_states = run(esn, task.inputs[task.n_train:], x_train)
+    x_train, train_states = run(esn, task.inputs[:task.n_train],
+                                checkpoint_every=checkpoint_every)
+    _, test_states = run(esn, task.inputs[task.n_train:], x_train,
+                         checkpoint_every=checkpoint_every)
     if task.metric != "closed_loop_nrmse":
         return score_states(train_states, test_states, alpha, task, solver=solver,
                             return_details=return_details)
