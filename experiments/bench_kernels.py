@@ -92,17 +92,18 @@ def spike_pool(n: int, p: float, rng) -> np.ndarray:
 
 def _scatter_cond(post_idx, w, spikes, n_post, max_events):
     """The rejected overflow policy: one chunk, or lax.cond to the dense path."""
-    count_scan = _event._running_count(spikes)
+    n_pre = spikes.shape[0]
+    index = _event._active_rows(spikes, _event._block_size(n_pre, max_events))
     dtype = jnp.result_type(w, spikes)
 
     def push():
-        rows = _event._chunk_rows(count_scan, 0, max_events)
+        rows = _event._chunk_rows(index, 0, max_events, n_pre)
         targets = _event._gather_rows(post_idx, rows, n_post)
         vals = _event._gather_rows(w, rows, 0) * _event._gather_rows(spikes, rows, 0)[:, None]
         return jnp.zeros((n_post,), dtype).at[targets.reshape(-1)].add(vals.reshape(-1),
                                                                         mode="drop")
 
-    return lax.cond(count_scan[-1] > max_events,
+    return lax.cond(index.block_count[-1] > max_events,
                     lambda: event_scatter_reference(post_idx, w, spikes, n_post), push)
 
 

@@ -112,6 +112,34 @@ def test_overflow_is_exact_and_reported():
     np.testing.assert_allclose(np.asarray(y), np.asarray(ref), **tolerances.KERNEL_F64)
 
 
+@pytest.mark.parametrize("n_rows, block", [(1, 8), (13, 8), (100, 16), (257, 32), (257, 8)])
+def test_blocked_compaction_lists_active_rows_in_order(n_rows, block):
+    """The two-level compaction (block counts, then a count inside each block) returns the
+    active rows in increasing order, chunk after chunk, padded with the sentinel ``n_rows``;
+    ragged last blocks, dense runs inside one block and empty signals included."""
+    from neurojax.kernels.event import _active_rows, _chunk_rows
+    rng = np.random.default_rng(n_rows + block)
+    patterns = np.zeros((5, n_rows))
+    patterns[1, rng.permutation(n_rows)[: max(1, n_rows // 10)]] = 0.5
+    patterns[2, : min(n_rows, block + 3)] = 1.0           # a run across a block boundary
+    patterns[3, n_rows - 1] = -2.0                        # only the last (ragged) row
+    patterns[4] = rng.random(n_rows) < 0.6
+    chunk = 5
+
+    @jax.jit
+    def rows_of(s, start):
+        return _chunk_rows(_active_rows(s, block), start, chunk, n_rows)
+
+    for s in patterns:
+        expected = np.flatnonzero(s)
+        n_chunks = -(-expected.size // chunk) + 1        # one chunk past the end: all sentinel
+        got = np.concatenate([np.asarray(rows_of(jnp.asarray(s), jnp.int32(c * chunk)))
+                              for c in range(n_chunks)])
+        padded = np.full(n_chunks * chunk, n_rows)
+        padded[: expected.size] = expected
+        np.testing.assert_array_equal(got, padded)
+
+
 def test_naive_autodiff_through_compaction_is_wrong():
     """T10: plain autodiff through the nonzero/gather compaction drops d/dspikes of silent
     neurons, so the custom VJP is necessary (its d/dspikes equals the reference)."""
