@@ -16,13 +16,18 @@ Parts (each writes its metrics into results.json):
   (neurojax.embodied.apg), from the constant and a random init, each iterate scored on the
   C backend -> ncap_apg_curves.png.
 * ``--train-ppo`` (runs only this part, with ``--train-apg`` if also given): PPO with the
-  paper's Tonic-like set-up (neurojax.embodied.ppo) for NCAP and the MLP, short budgets ->
-  ncap_ppo_curves.png.
+  paper's Tonic-like set-up (neurojax.embodied.ppo) for NCAP and the MLP, ``--ppo-seeds``
+  seeds each -> ncap_ppo_curves.png and ``ppo.summary``.
 * training (default, ``--no-train`` to skip): OpenAI-style ES (antithetic Gaussian
   perturbations, centred-rank returns, Adam via optax, L2 decay), the population evaluated as
   one batch of bodies on the C backend (``--train-backend mjx`` evaluates it with
   ``jax.vmap`` of the one-scan MJX rollout instead, far slower on CPU), for NCAP (4 weights) and
   a 2x64 tanh MLP (6,085 weights) over several seeds; learning curves vs environment steps.
+
+Both training parts store ``summary[name]`` (:func:`curve_summary`): per seed the return at the
+start, at the end and best, and the first environment step at which the return reaches NCAP's
+return at initialisation (None: not within the budget). The curve plots show every seed, the
+mean +- sd across seeds and the parameter counts.
 
 Returns use the C backend (``--backend c``, float64 MuJoCo + the same JAX controller) unless
 ``--backend mjx``. Writes results.json, ncap_learning_curves.png, ncap_transfer.png into --out.
@@ -32,7 +37,9 @@ Usage:
     python experiments/ncap_swimmer.py --out DIR          # eval-init + ES curves
     python experiments/ncap_swimmer.py --smoke --out DIR  # tiny, < 3 min
     python experiments/ncap_swimmer.py --train-apg --out DIR
-    python experiments/ncap_swimmer.py --train-ppo --ppo-iterations 10 --out DIR
+    python experiments/ncap_swimmer.py --no-ablations --mjx-check-steps 0 --train-seeds 5
+        --es-generations 20 --out DIR                     # (one line) ES curves, 5 seeds
+    python experiments/ncap_swimmer.py --train-ppo --ppo-iterations 30 --ppo-seeds 5 --out DIR
 """
 import dataclasses
 import json
@@ -101,6 +108,22 @@ class Config:
 def _stats(x):
     x = np.asarray(x, float)
     return {"mean": float(x.mean()), "std": float(x.std()), "values": x.tolist()}
+
+
+def curve_summary(runs: list, target: float) -> dict:
+    """Per-seed numbers of learning curves (``run["curve"]`` with ``env_steps`` and
+    ``eval_return``): return at the start, at the end and best, and the first environment step
+    at which the return reaches ``target`` (None: not within the budget)."""
+    seeds = []
+    for r in runs:
+        x, y = np.asarray(r["curve"]["env_steps"]), np.asarray(r["curve"]["eval_return"], float)
+        hit = np.flatnonzero(y >= target)
+        seeds.append({"initial": float(y[0]), "final": float(y[-1]), "best": float(y.max()),
+                      "steps_to_target": int(x[hit[0]]) if hit.size else None,
+                      "budget_env_steps": int(x[-1])})
+    reached = [s["steps_to_target"] for s in seeds if s["steps_to_target"] is not None]
+    return {"target": float(target), "seeds": seeds, "n_reached": len(reached),
+            "steps_to_target_median": float(np.median(reached)) if reached else None}
 
 
 def _returns(cfg, links, ctrl, params, seeds, batched=False, backend=None):
@@ -296,6 +319,9 @@ def train(cfg: Config) -> dict:
         out[f"{name}_final_mean"] = float(curves[:, -1].mean())
         out[f"{name}_best_mean"] = float(curves.max(1).mean())
     out["ncap_improved"] = out["ncap_final_mean"] > out["ncap_initial_mean"]
+    # per seed: start / end / best, and env steps until the return reaches NCAP's at init
+    out["summary"] = {name: curve_summary(out[name], out["ncap_initial_mean"])
+                      for name in ("ncap", "mlp")}
     # transfer of the trained shared weights (first training seed) to other body lengths
     trained = NCAPParams(*(jnp.asarray(x) for x in out["ncap"][0]["final_params"]))
     seeds = list(range(cfg.seeds))
@@ -368,7 +394,47 @@ def train_ppo(cfg: Config) -> dict:
         curves = np.array([r["curve"]["eval_return"] for r in out[name]])
         out[f"{name}_initial_mean"] = float(curves[:, 0].mean())
         out[f"{name}_final_mean"] = float(curves[:, -1].mean())
+    if "ncap_initial_mean" in out:   # env steps until each seed reaches NCAP's return at init
+        out["summary"] = {name: curve_summary(out[name], out["ncap_initial_mean"])
+                          for name in cfg.ppo_policies}
     return out
+
+
+def _plot_curves(part: dict, path: str, xlabel: str, ylabel: str, title: str) -> str:
+    """NCAP vs MLP learning curves (``part[name]``: one run per seed): every seed thin, the
+    mean across seeds thick with a +-1 sd band; parameter counts and seeds in the legend; a
+    dotted line at NCAP's return at initialisation."""
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for name, color in (("ncap", "C0"), ("mlp", "C3")):
+        runs = part.get(name, [])
+        if not runs:
+            continue
+        xs = [np.asarray(r["curve"]["env_steps"]) for r in runs]
+        ys = [np.asarray(r["curve"]["eval_return"], float) for r in runs]
+        label = (f"{name.upper()} ({part['n_params'][name]:,} params, {len(runs)} "
+                 f"seed{'s' if len(runs) > 1 else ''})")
+        for x, y in zip(xs, ys):
+            ax.plot(x, y, color=color, alpha=0.35, lw=0.8)
+        if all(len(x) == len(xs[0]) and np.array_equal(x, xs[0]) for x in xs):
+            y = np.stack(ys)
+            m, sd = y.mean(0), y.std(0)
+            ax.plot(xs[0], m, color=color, lw=2, label=label + (", mean +- sd" if len(runs) > 1 else ""))
+            if len(runs) > 1:
+                ax.fill_between(xs[0], m - sd, m + sd, color=color, alpha=0.15, lw=0)
+        else:
+            ax.plot([], [], color=color, lw=2, label=label)
+    if "ncap_initial_mean" in part:
+        ax.axhline(part["ncap_initial_mean"], color="0.4", ls=":", lw=1,
+                   label=f"NCAP at init ({part['ncap_initial_mean']:.0f})")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
 
 
 def plot(metrics: dict, out_dir: str) -> dict:
@@ -377,23 +443,11 @@ def plot(metrics: dict, out_dir: str) -> dict:
     import matplotlib.pyplot as plt
     paths = {}
     if "train" in metrics:
-        fig, ax = plt.subplots(figsize=(6, 4))
-        for name, color in (("ncap", "C0"), ("mlp", "C3")):
-            runs = metrics["train"][name]
-            x = np.array(runs[0]["curve"]["env_steps"])
-            y = np.array([r["curve"]["eval_return"] for r in runs])
-            for yy in y:
-                ax.plot(x, yy, color=color, alpha=0.3, lw=0.8)
-            label = f"{name.upper()} ({metrics['train']['n_params'][name]:,} params, {len(runs)} seeds)"
-            ax.plot(x, y.mean(0), color=color, lw=2, label=label)
-        ax.set_xlabel("environment steps (ES training episodes)")
-        ax.set_ylabel("return of the ES centre (max 1000)")
-        ax.set_title(f"ES on the {metrics['config_links']}-link swimmer")
-        ax.legend()
-        fig.tight_layout()
-        paths["curves_png"] = os.path.join(out_dir, "ncap_learning_curves.png")
-        fig.savefig(paths["curves_png"], dpi=120)
-        plt.close(fig)
+        es = metrics["train"]["es"]
+        paths["curves_png"] = _plot_curves(
+            metrics["train"], os.path.join(out_dir, "ncap_learning_curves.png"),
+            "environment steps (ES training episodes)", "return of the ES centre (max 1000)",
+            f"ES on the {metrics['config_links']}-link swimmer ({2 * es['pairs']} episodes / gen.)")
     if "apg" in metrics:
         fig, ax = plt.subplots(figsize=(6, 4))
         for i, (init, r) in enumerate(metrics["apg"]["runs"].items()):
@@ -409,20 +463,10 @@ def plot(metrics: dict, out_dir: str) -> dict:
         fig.savefig(paths["apg_png"], dpi=120)
         plt.close(fig)
     if "ppo" in metrics:
-        fig, ax = plt.subplots(figsize=(6, 4))
-        for name, color in (("ncap", "C0"), ("mlp", "C3")):
-            for i, r in enumerate(metrics["ppo"].get(name, [])):
-                ax.plot(r["curve"]["env_steps"], r["curve"]["eval_return"], color=color,
-                        label=f"{name.upper()} ({metrics['ppo']['n_params'][name]:,} params)"
-                        if i == 0 else None)
-        ax.set_xlabel("environment steps (PPO)")
-        ax.set_ylabel("deterministic return, C backend (max 1000)")
-        ax.set_title(f"PPO on the {metrics['config_links']}-link swimmer")
-        ax.legend()
-        fig.tight_layout()
-        paths["ppo_png"] = os.path.join(out_dir, "ncap_ppo_curves.png")
-        fig.savefig(paths["ppo_png"], dpi=120)
-        plt.close(fig)
+        paths["ppo_png"] = _plot_curves(
+            metrics["ppo"], os.path.join(out_dir, "ncap_ppo_curves.png"),
+            "environment steps (PPO)", "deterministic return, C backend (max 1000)",
+            f"PPO on the {metrics['config_links']}-link swimmer")
     if "transfer" in metrics:
         links = sorted(int(k) for k in metrics["transfer"])
         m = [metrics["transfer"][str(k)]["mean"] for k in links]
