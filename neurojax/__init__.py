@@ -3,8 +3,8 @@
 Three pytrees (``net`` / ``params`` / ``state``), pure model steps, and one scan-based
 :func:`simulate`. Units: ms, mV, pA, pF, nS.
 """
-from neurojax import (datasets, distributed, fitting, inputs, lsm, metrics,  # noqa: F401
-                      plasticity, plotting, readouts, reservoirs)  # plotting imports matplotlib lazily
+from neurojax import (datasets, distributed, fitting, inputs, lsm, lsm_encoder,  # noqa: F401
+                      metrics, plasticity, plotting, readouts, reservoirs)  # plotting imports matplotlib lazily
 from neurojax.astrocytes import (GChI, GChIParams, GChIState, LeakyIntegratorAstrocyte,
                                  LeakyIntegratorAstrocyteParams, LeakyIntegratorAstrocyteState,
                                  LiRinzel, LiRinzelParams, LiRinzelState, Neuromodulator,
@@ -65,5 +65,5 @@ __all__ = [
     "Record", "check_finite", "absorb_plasticity",
     # submodules
     "inputs", "metrics", "plasticity", "plotting", "fitting", "distributed", "readouts",
-    "reservoirs", "datasets", "lsm",
+    "reservoirs", "datasets", "lsm", "lsm_encoder",
 ]

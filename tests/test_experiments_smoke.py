@@ -112,9 +112,27 @@ def _check_nalsm(res):
         assert os.path.getsize(m[key]) > 0
 
 
+def _check_zero_shot_lsm(res):
+    m, cfg = res["metrics"], res["config"]
+    for mod in ("image", "audio"):
+        for name in ("liquid", "raw", "raw_counts"):
+            r = m[f"probe_{mod}_{name}"]
+            assert len(r["per_seed"]) == cfg["seeds"] and all(0 <= a <= 1 for a in r["per_seed"])
+    for name in ("liquid", "raw"):
+        for split in ("seen", "unseen"):
+            assert 0 <= m[f"zero_shot_{name}_{split}_acc"] <= 1
+        assert math.isfinite(m[f"zero_shot_{name}_loss_last"])
+    assert abs(m["chance_seen"] - 1 / 7) < 0.05 and abs(m["chance_unseen"] - 0.5) < 0.1
+    assert m["n_image_inputs"] == cfg["crop"] ** 2 * (2 if cfg["polarity"] == "both" else 1)
+    assert m["n_audio_inputs"] == cfg["audio_channels"] and m["n_pairs"] >= cfg["clip_batch"]
+    assert m["probe_image_raw_acc"] > 0.3      # the raw events are separable even at smoke size
+    assert os.path.getsize(m["plot_png"]) > 0
+
+
 EXTRA_CHECKS = {"coba": _check_coba, "bench_coba": _check_bench_coba,
                 "esn_benchmarks": _check_esn_benchmarks,
-                "what_when_reservoir": _check_what_when, "nalsm": _check_nalsm}
+                "what_when_reservoir": _check_what_when, "nalsm": _check_nalsm,
+                "zero_shot_lsm": _check_zero_shot_lsm}
 
 
 def _load_cli():
