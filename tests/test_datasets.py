@@ -198,6 +198,25 @@ def test_nalsm_normalise_split_uses_train_plus_val_constant():
 # scikit-learn digits
 
 
+def test_load_digits_mnist_layout_is_a_centred_thinned_box():
+    """layout="mnist": zero margins around a centred 20x20 box holding the contrast-stretched
+    resize, and an encoding drive 1/p_max near MNIST's (about 20 input spikes per ms)."""
+    fill = D.load_digits(20, seed=3)
+    mnist = D.load_digits(28, seed=3, layout="mnist")
+    x = mnist.train.x
+    margin = np.ones((28, 28), bool)
+    margin[4:24, 4:24] = False
+    assert np.all(x[:, margin] == 0)
+    np.testing.assert_allclose(x[:, 4:24, 4:24],
+                               255.0 * np.clip(2.0 * fill.train.x / 255.0 - 1.0, 0, 1), atol=1e-3)
+    np.testing.assert_array_equal(mnist.train.y, fill.train.y)
+    all_x = np.concatenate([s.x for s in mnist])
+    assert 15.0 < 1.0 / D.nalsm_p_max(all_x) < 35.0
+    assert 1.0 / D.nalsm_p_max(np.concatenate([s.x for s in D.load_digits(28)])) > 100.0
+    with pytest.raises(ValueError, match="layout"):
+        D.load_digits(28, layout="centre")
+
+
 def test_load_digits_stratified_split_sizes_and_mean_preserving_resize():
     from sklearn.datasets import load_digits as sk_digits
     y_all = sk_digits().target
