@@ -4,7 +4,7 @@ Three pytrees (``net`` / ``params`` / ``state``), pure model steps, and one scan
 :func:`simulate`. Units: ms, mV, pA, pF, nS.
 """
 from neurojax import (datasets, distributed, fitting, inputs, lsm, lsm_encoder,  # noqa: F401
-                      metrics, plasticity, plotting, readouts, reservoirs)  # plotting imports matplotlib lazily
+                      lsm_gradient, metrics, plasticity, plotting, readouts, reservoirs)  # plotting imports matplotlib lazily
 from neurojax.astrocytes import (GChI, GChIParams, GChIState, LeakyIntegratorAstrocyte,
                                  LeakyIntegratorAstrocyteParams, LeakyIntegratorAstrocyteState,
                                  LiRinzel, LiRinzelParams, LiRinzelState, Neuromodulator,
@@ -65,5 +65,5 @@ __all__ = [
     "Record", "check_finite", "absorb_plasticity",
     # submodules
     "inputs", "metrics", "plasticity", "plotting", "fitting", "distributed", "readouts",
-    "reservoirs", "datasets", "lsm", "lsm_encoder",
+    "reservoirs", "datasets", "lsm", "lsm_encoder", "lsm_gradient",
 ]

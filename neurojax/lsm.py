@@ -804,7 +804,8 @@ def normalize_counts(c) -> Array:
         >>> [[round(v, 4) for v in row] for row in z.tolist()]   # (1/4, 3/4), 0, (1/2, 1/2); / 3/4
         [[0.3333, 1.0], [0.0, 0.0], [0.6667, 0.6667]]
     """
-    c = jnp.asarray(c, jnp.result_type(float, c))
+    c = jnp.asarray(c)
+    c = c.astype(jnp.result_type(float, c))
     l1 = jnp.abs(c).sum(axis=-1, keepdims=True)
     z = jnp.where(l1 > 0, c / jnp.where(l1 > 0, l1, 1.0), 0.0)
     m = z.max()

@@ -129,10 +129,34 @@ def _check_zero_shot_lsm(res):
     assert os.path.getsize(m["plot_png"]) > 0
 
 
+def _check_lsm_gradient(res):
+    m, cfg = res["metrics"], res["config"]
+    assert set(m["datasets"]) == set(cfg["data"]) and m["n_neurons"] == math.prod(cfg["liquid"])
+    methods = ("softmax", "ridge", "adam_readout", "bptt")
+    for name, e in m["datasets"].items():
+        assert len(e["per_network"]) == cfg["networks"]
+        nb = math.ceil(e["n_train"] / min(cfg["batch_size"], e["n_train"]))
+        for r in e["per_network"]:
+            assert r["w"] in cfg["w_sweep"] and r["spikes_per_neuron"] > 0
+            for meth in methods:
+                assert 0.0 <= r[meth]["test_accuracy"] <= 1.0, (name, meth, r[meth])
+            b = r["bptt"]
+            assert b["epochs_run"] == cfg["epochs"] and b["steps"] == cfg["epochs"] * nb
+            assert 1 <= b["best_epoch"] <= cfg["epochs"] and b["cpu_seconds"] > 0
+            assert r["adam_readout"]["steps"] == cfg["readout_epochs"] * nb
+            assert b["input_weight_change_rms"] > 0
+        for meth in methods:
+            mean = sum(r[meth]["test_accuracy"] for r in e["per_network"]) / cfg["networks"]
+            assert abs(e[meth] - mean) < 1e-9 and m[f"{name}_{meth}_test_accuracy"] == e[meth]
+        assert e["bptt_beats_fixed"] == (e["bptt"] > max(e[k] for k in methods[:3]))
+    for key in ("curves_png", "accuracy_png"):
+        assert os.path.getsize(m[key]) > 0
+
+
 EXTRA_CHECKS = {"coba": _check_coba, "bench_coba": _check_bench_coba,
                 "esn_benchmarks": _check_esn_benchmarks,
                 "what_when_reservoir": _check_what_when, "nalsm": _check_nalsm,
-                "zero_shot_lsm": _check_zero_shot_lsm}
+                "zero_shot_lsm": _check_zero_shot_lsm, "lsm_gradient": _check_lsm_gradient}
 
 
 def _load_cli():
