@@ -10,7 +10,7 @@ from neurojax.astrocytes import (GChI, GChIParams, GChIState, LeakyIntegratorAst
                                  LiRinzel, LiRinzelParams, LiRinzelState, Neuromodulator,
                                  NeuromodulatorParams, NeuromodulatorState, TripartiteTM,
                                  TripartiteTMParams, TripartiteTMState, li_rinzel_sic)
-from neurojax.connectivity import (MAASS_C, NALSM_C, Connectivity, apply_dale,
+from neurojax.connectivity import (MAASS_C, NALSM_C, Connectivity, all_to_all, apply_dale,
                                    connection_probability, dale_signs, distance_based,
                                    fixed_in_degree, fixed_out_degree, fixed_prob, fixed_total,
                                    from_edges, from_scipy, grid_positions, to_dense)
@@ -57,7 +57,7 @@ __all__ = [
     "TripartiteTMParams", "TripartiteTMState",
     # connectivity
     "Connectivity", "from_edges", "from_scipy", "fixed_prob", "fixed_in_degree",
-    "fixed_out_degree", "fixed_total", "distance_based", "grid_positions",
+    "all_to_all", "fixed_out_degree", "fixed_total", "distance_based", "grid_positions",
     "connection_probability", "NALSM_C", "MAASS_C", "dale_signs", "apply_dale", "to_dense",
     # networks and simulation
     "Population", "Projection", "ProjParams", "ProjState", "Network", "SimState",

@@ -26,11 +26,16 @@ class Connectivity:
         post_idx: ``int32[n_pre, k]`` targets per presynaptic row; ``n_post`` marks padding.
         n_pre: number of presynaptic neurons (static).
         n_post: number of postsynaptic neurons (static).
+        all_to_all: (static) the table is every pair in order, ``post_idx[i, j] = j`` (built by
+            :func:`all_to_all`): the weights ``(n_pre, n_post)`` are then the dense matrix
+            ``W[pre, post]`` and projections propagate with a matrix product instead of a
+            scatter (one GEMM for a ``vmap``-ed batch).
     """
 
     post_idx: jax.Array
     n_pre: int = static()
     n_post: int = static()
+    all_to_all: bool = static(default=False)
 
     @property
     def k(self) -> int:
@@ -56,6 +61,11 @@ class Connectivity:
         if idx.size and (idx.min() < 0 or idx.max() > self.n_post):
             raise ValueError(f"{owner}.post_idx has indices outside [0, {self.n_post}] "
                              f"(min {idx.min()}, max {idx.max()}; {self.n_post} is the padding)")
+        if self.all_to_all and not np.array_equal(
+                idx, np.broadcast_to(np.arange(self.n_post), (self.n_pre, self.n_post))):
+            raise ValueError(f"{owner} is marked all_to_all but post_idx is not every target in "
+                             f"order (row i must be 0..{self.n_post - 1}); build it with "
+                             "neurojax.all_to_all")
 
 
 def numpy_rng(key) -> np.random.Generator:
@@ -105,6 +115,33 @@ def from_edges(pre, post, n_pre: int, n_post: int, weights=None, *, k: Optional[
     w = np.zeros((n_pre, width), dtype=weights.dtype)
     w[pre, slot] = weights[order]
     return conn, jax.numpy.asarray(w)
+
+
+def all_to_all(n_pre: int, n_post: int) -> Connectivity:
+    r"""Every presynaptic neuron to every postsynaptic one, in order: ``post_idx[i, j] = j``.
+
+    The weights of a projection on this table have shape ``(n_pre, n_post)`` (or are a scalar)
+    and *are* the dense matrix $W_{ij}$ from pre $i$ to post $j$; the projection computes
+    $y = W^\top s$ as a matrix product (``s @ W``: under ``vmap`` one GEMM for the whole
+    batch) instead of a scatter over the table, which is what dense layers of trained networks
+    want. Exclude synapses, e.g. autapses, by zeroing their weights (and keep them zero under
+    training with a mask). With ``Projection(max_events=...)`` the event-driven kernel is used
+    instead.
+
+    Examples:
+        >>> import jax.numpy as jnp, neurojax as nj
+        >>> conn = nj.all_to_all(2, 3)
+        >>> conn.post_idx.tolist(), conn.all_to_all
+        ([[0, 1, 2], [0, 1, 2]], True)
+        >>> w = jnp.arange(6.0).reshape(2, 3)                     # W[pre, post]
+        >>> bool((nj.to_dense(conn, w) == w).all())
+        True
+    """
+    n_pre = check_int(n_pre, "n_pre")
+    n_post = check_int(n_post, "n_post")
+    table = np.broadcast_to(np.arange(n_post, dtype=np.int32), (n_pre, n_post))
+    return Connectivity(post_idx=jax.numpy.asarray(table), n_pre=n_pre, n_post=n_post,
+                        all_to_all=True)
 
 
 def fixed_out_degree(key, n_pre: int, n_post: int, k: int, *, replace: bool = True,

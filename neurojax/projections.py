@@ -58,7 +58,7 @@ class Projection:
             release: it multiplies the transmitted signal, or is passed to the ``stp`` model
             (``stp.step(..., gate=g)``) when there is one (tripartite synapses).
         max_events: ``None`` propagates with the dense reference kernel (work ``n_pre * k``
-            every step). An int switches to the event-driven kernel
+            every step; a matrix product when ``conn`` is :func:`~neurojax.all_to_all`). An int switches to the event-driven kernel
             (:func:`neurojax.kernels.event_scatter`): only rows with a non-zero signal are
             processed, ``max_events`` at a time; steps with more active rows take extra
             passes, so the result is always exact. Pick a few times the typical number of
@@ -136,7 +136,9 @@ def deliver(proj: Projection, params: ProjParams, state: ProjState, t: Array, dt
     """
     signal = state.buffer[t % proj.delay_steps]
     w = weights(proj, params, state)
-    if proj.max_events is None:
+    if proj.max_events is None and proj.conn.all_to_all:
+        x = signal @ jnp.broadcast_to(w, proj.conn.post_idx.shape)       # w is W[pre, post]
+    elif proj.max_events is None:
         x = event_scatter_reference(proj.conn.post_idx, w, signal, proj.conn.n_post)
     else:
         x = event_scatter(proj.conn.post_idx, w, signal, proj.conn.n_post, proj.max_events)

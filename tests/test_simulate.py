@@ -315,3 +315,39 @@ def test_event_kernel_in_simulate_equals_reference_path(key, max_events):
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9), g_evt, g_ref)
     with pytest.raises(ValueError, match="max_events"):
         dataclasses.replace(net.projections["E->E"], max_events=0)
+
+
+def test_all_to_all_projection_is_a_matrix_product_equal_to_the_table_scatter(key):
+    """An ``nj.all_to_all`` projection (matrix-product path) gives the same records and
+    gradients, under vmap over trials, as the same weights on a generic table (scatter path,
+    rows in shuffled order); a table wrongly marked all_to_all is refused."""
+    w_in = jax.random.uniform(jax.random.PRNGKey(5), (N_IN, N), minval=0.0, maxval=400.0)
+    perm = np.random.default_rng(0).permuted(np.tile(np.arange(N), (N_IN, 1)), axis=1)
+    generic = nj.Connectivity(jnp.asarray(perm, jnp.int32), N_IN, N)
+    w_generic = jnp.take_along_axis(w_in, jnp.asarray(perm), axis=1)
+
+    def loss_fn(conn, w0):
+        net = nj.Network({"in": nj.Population(nj.SpikeSource(), N_IN),
+                          "E": nj.Population(nj.LIF(spike_fn=SmoothSpike()), N)},
+                         {"in->E": nj.Projection(conn, "in", "E", receptor="i")}, dt=0.1)
+        params = nj.init_params(net, {"E": {"tau_m": 5.0, "t_ref": 0.0},
+                                      "in->E": nj.ProjParams(w=w0, syn=nj.ExponentialParams(tau=2.0))})
+
+        def loss(w, x):
+            p = dict(params, **{"in->E": params["in->E"]._replace(w=w)})
+            rec = nj.simulate(net, p, nj.init_state(net, p), {"in": x},
+                              record=nj.Record(("E", "v")))[1]
+            return jnp.mean((rec["E"]["v"] + 60.0) ** 2)
+        return jax.value_and_grad(loss)
+
+    dense, table = loss_fn(nj.all_to_all(N_IN, N), w_in), loss_fn(generic, w_generic)
+    x = input_spikes(jax.random.PRNGKey(2), trials=2)
+    both = jax.jit(jax.vmap(lambda xi: (dense(w_in, xi), table(w_generic, xi))))
+    (loss_a, grad_a), (loss_g, grad_g) = both(x)
+    np.testing.assert_allclose(loss_a, loss_g, rtol=1e-12)
+    back = jnp.zeros_like(grad_a).at[:, jnp.arange(N_IN)[:, None], perm].set(grad_g)
+    np.testing.assert_allclose(grad_a, back, rtol=1e-9, atol=1e-12)
+    assert float(jnp.abs(grad_a).max()) > 0
+    wrong = nj.Connectivity(generic.post_idx, N_IN, N, all_to_all=True)
+    with pytest.raises(ValueError, match="all_to_all"):
+        wrong.validate()
