@@ -153,10 +153,27 @@ def _check_lsm_gradient(res):
         assert os.path.getsize(m[key]) > 0
 
 
+def _check_bench_bptt(res):
+    m = res["metrics"]
+    assert m["n_failed"] == 0 and m["n_runs"] == len(m["runs"]) > 0
+    keys = {(r["library"], r["variant"]) for r in m["runs"]}
+    assert {("neurojax", "rec"), ("plain_jax", "rec")} <= keys
+    for r in m["runs"]:
+        assert r["cpu_ms_step"] > 0 and r["forward_cpu_ms"] > 0 and r["compile_s"] > 0, r
+        assert math.isfinite(r["backward_over_forward"]), r
+        assert math.isfinite(r["loss_first"]) and math.isfinite(r["loss_last"]), r
+    has_spyx = any(r["library"] == "spyx" for r in m["runs"])
+    assert has_spyx == (m["spyx_skipped"] is None)
+    if has_spyx:
+        assert all("x_spyx" in q for q in m["ratios"])
+    assert os.path.getsize(m["plot_png"]) > 0
+
+
 EXTRA_CHECKS = {"coba": _check_coba, "bench_coba": _check_bench_coba,
                 "esn_benchmarks": _check_esn_benchmarks,
                 "what_when_reservoir": _check_what_when, "nalsm": _check_nalsm,
-                "zero_shot_lsm": _check_zero_shot_lsm, "lsm_gradient": _check_lsm_gradient}
+                "zero_shot_lsm": _check_zero_shot_lsm, "lsm_gradient": _check_lsm_gradient,
+                "bench_bptt": _check_bench_bptt}
 
 
 def _load_cli():
