@@ -35,6 +35,11 @@ freshly initialised state (BrainPy's first execution carries ~0.5-1 s of one-off
 first is reported as ``first_run_*``. Recorded per run:
 
 * ``cpu_seconds``: process CPU time of the timed simulation (all threads); ``wall_seconds``;
+  ``cores`` (``--cores k`` pins every child to the first k CPUs before it imports anything:
+  XLA's intra-op worker threads keep spinning between the small parallel loops of a
+  simulation step, so on a 2-core machine the JAX-based simulators burn ~1.7x their wall
+  time in CPU seconds with no wall-time gain; ``--cores 1`` measures every simulator on one
+  core);
 * ``compile_seconds``: neurojax: AOT ``lower().compile()``; BrainPy: AOT compile + first
   execution - timed execution (the anchor's "first call - second call"); Brian2 runtime: code
   generation + Cython compile of the run's code objects; standalone: ``device.build`` (code
@@ -92,6 +97,7 @@ class Config:
     timeout: float = 1800.0                         # s per child process
     brian2_cache: str = ""                          # Cython cache dir ("" = fresh one in --out)
     brian2_warmup: bool = True                      # untimed Brian2 runtime run to fill the cache
+    cores: int = 0                                  # pin every run to its first k CPUs (0: all)
     progress: bool = True
     out: str = "results/bench_coba"
 
@@ -112,6 +118,9 @@ def check_config(cfg: Config) -> None:
         raise ValueError(f"duration must be > 0 ms, got {cfg.duration}")
     if not cfg.timeout > 0:
         raise ValueError(f"timeout must be > 0 s, got {cfg.timeout}")
+    if not 0 <= cfg.cores <= len(os.sched_getaffinity(0)):
+        raise ValueError(f"cores must be in [0, {len(os.sched_getaffinity(0))}] (0: all), "
+                         f"got {cfg.cores}")
 
 
 def model_params(n: int, duration: float, seed: int) -> dict:
@@ -439,6 +448,8 @@ CHILDREN = {"neurojax": child_neurojax, "brainpy": child_brainpy,
 def _child_main(spec_json: str) -> None:
     spec = json.loads(spec_json)
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    if spec.get("cores"):        # before any import that starts thread pools
+        os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:spec["cores"]])
     m = spec["model"]
     res = CHILDREN[spec["simulator"]](m, spec)
     seconds = m["n_steps"] * m["dt"] * 1e-3
@@ -607,8 +618,8 @@ def run(cfg: Config) -> dict:
         for i, (peer, n, rep, warmup) in enumerate(jobs):
             duration = min(cfg.duration, 1.0) if warmup else cfg.duration
             spec = dict(simulator=peer, model=model_params(n, duration, cfg.seed + rep),
-                        tmp=tmp, brian2_cache=cache)
-            rec = dict(simulator=peer, n=n, rep=rep, warmup=warmup)
+                        tmp=tmp, brian2_cache=cache, cores=cfg.cores)
+            rec = dict(simulator=peer, n=n, rep=rep, warmup=warmup, cores=cfg.cores)
             rec.update(run_child(spec, cfg.timeout, os.path.join(tmp, f"child_{i}.log")))
             rec.update(simulator=peer, n=n, rep=rep, warmup=warmup)
             runs.append(rec)
