@@ -20,8 +20,8 @@ fast-sigmoid surrogate 1 / (1 + 25|x|)^2 on the distance to threshold):
   ``jax.vmap`` over the batch (time-major input mapped on axis 1), recording only the output
   spikes. LIF resets *to* ``v_reset``
   with the reset's gradient kept (the model's default).
-* ``neurojax (Leaky)`` (``--neurojax-modes``): the same network with ``Leaky``, a
-  discrete-time neuron written in this file against neurojax's model protocol (state ``v, spike``;
+* ``neurojax (nj.Leaky)`` (``--neurojax-modes``): the same network of ``nj.Leaky``, the
+  discrete-time unit of surrogate-gradient training (state ``v, spike``;
   ``v <- beta v + I + b - thr * stopgrad(s_prev)``: subtractive, detached reset, no
   refractoriness), the formulation spyx/snntorch use.
 * ``neurojax (nj.LIF, generic table)`` (mode ``lif-table``, not run by default): the same
@@ -42,7 +42,9 @@ Measurement: every (library, variant) row runs in a fresh subprocess of this fil
 ``rounds`` rounds, each round running every row back to back (interleaved, so they share the
 machine's background load). All processes get one intra-op thread (``OMP_NUM_THREADS=1``,
 ``MKL_NUM_THREADS=1``, ``XLA_FLAGS=--xla_cpu_multi_thread_eigen=false
-intra_op_parallelism_threads=1``, set here for the children) and ``JAX_PLATFORMS=cpu``. In a
+intra_op_parallelism_threads=1``, set here for the children) and ``JAX_PLATFORMS=cpu``, and are
+pinned to one CPU (``--cores 1``, the default: XLA's worker threads otherwise spin on the
+second core and double the CPU time of every JAX-based row without a wall-time gain). In a
 worker: the first training step (trace + compile + run) is ``compile_s``; ``warmup - 1`` more
 steps; then up to ``steps`` timed steps (fewer, but at least 3, if they would take longer
 than ``row_budget_s``), each ending in a host sync (``float(loss)``), timed by wall clock and
@@ -75,7 +77,7 @@ THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THRE
 SPYX_MODES = ("split", "nnxjit")
 NJ_MODES = ("lif", "leaky", "lif-table")
 LABELS = {("neurojax", "lif"): "neurojax (nj.LIF)",
-          ("neurojax", "leaky"): "neurojax (Leaky)",
+          ("neurojax", "leaky"): "neurojax (nj.Leaky)",
           ("neurojax", "lif-table"): "neurojax (nj.LIF, generic table)",
           ("plain_jax", "scan"): "plain JAX (lax.scan)",
           ("spyx", "split"): "spyx (split + jax.jit)",
@@ -99,13 +101,14 @@ class Config:
     warmup: int = 3                   # untimed steps, the first one compiles
     steps: int = 10                   # timed steps per row and round (at most)
     row_budget_s: float = 30.0        # fewer timed steps (>= 3) if they would take longer
-    # neurojax rows: nj.LIF and the script's Leaky on nj.all_to_all ("lif-table": generic table)
+    # neurojax rows: nj.LIF and nj.Leaky on nj.all_to_all ("lif-table": generic table)
     neurojax_modes: tuple[str, ...] = ("lif", "leaky")
     plain_jax: bool = True
     spyx: bool = True
     spyx_python: str = "/work/venv_spyx/bin/python"
     spyx_modes: tuple[str, ...] = SPYX_MODES
     worker_timeout: int = 1200        # s per worker process
+    cores: int = 1                    # pin every worker to its first k CPUs (0: no pinning)
     plot: bool = True
     out: str = "results/bench_bptt"
 
@@ -277,63 +280,6 @@ def spyx_worker(spec: dict) -> dict:
 # neurojax and plain-JAX workers (run in neurojax's environment)
 # ------------------------------------------------------------------------------------------
 
-_LEAKY = {}
-
-
-def leaky_model():
-    """A discrete-time LIF written against neurojax's model protocol (built once per process).
-
-    ``v <- beta v + I + bias - thr * stopgrad(s_prev)``, ``s = spike_fn(v - thr)``: the
-    subtractive, detached reset of spyx / snntorch; no refractoriness, no units (``dt`` is
-    the step). Not part of neurojax: it shows what the neuron formulation costs.
-    """
-    if _LEAKY:
-        return _LEAKY["cls"]
-    from typing import ClassVar, NamedTuple
-
-    import jax
-    import neurojax as nj
-    from neurojax._params import check_params, make_default
-
-    class LeakyParams(NamedTuple):
-        beta: jax.Array   # 1     per-step decay
-        thr: jax.Array    # 1     threshold
-        bias: jax.Array   # 1/step constant input
-
-        @classmethod
-        def default(cls, **overrides):
-            return make_default(cls, dict(beta=0.9, thr=1.0, bias=0.0), overrides)
-
-    class LeakyState(NamedTuple):
-        v: jax.Array
-        spike: jax.Array
-
-    @dataclasses.dataclass(frozen=True)
-    class Leaky:
-        spike_fn: object = nj.SuperSpike(25.0)
-
-        Params: ClassVar = LeakyParams
-        State: ClassVar = LeakyState
-        receptors: ClassVar = ("i",)
-        input_receptor: ClassVar = "i"
-        signals: ClassVar = ("spike", "v")
-
-        def init(self, params, n):
-            z = jax.numpy.zeros((n,), params.beta.dtype)
-            return LeakyState(v=z, spike=z)
-
-        def step(self, params, state, drive, dt):
-            p = params
-            v = p.beta * state.v + drive["i"] + p.bias - jax.lax.stop_gradient(state.spike) * p.thr
-            return LeakyState(v=v, spike=self.spike_fn(v - p.thr))
-
-        def validate(self, params, n, dt, allow_large_dt=False):
-            check_params(params, n, "LeakyParams", positive=("thr",))
-
-    _LEAKY["cls"] = Leaky
-    return Leaky
-
-
 def neurojax_worker(spec: dict) -> dict:
     import jax
     import jax.numpy as jnp
@@ -361,7 +307,7 @@ def neurojax_worker(spec: dict) -> dict:
                    t_ref=0.0)
         bias = "i_e"
     else:
-        model = leaky_model()(spike_fn=surrogate)
+        model = nj.Leaky(spike_fn=surrogate)
         pop = dict(beta=beta, thr=thr)
         bias = "bias"
     populations = {"inp": nj.Population(nj.SpikeSource(), n_in),
@@ -482,6 +428,8 @@ def plain_jax_worker(spec: dict) -> dict:
 def worker_main(spec_path: str, out_path: str) -> None:
     with open(spec_path) as f:
         spec = json.load(f)
+    if spec.get("cores"):        # before jax starts its thread pools
+        os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:spec["cores"]])
     fn = {"spyx": spyx_worker, "neurojax": neurojax_worker, "plain_jax": plain_jax_worker}
     result = fn[spec["library"]](spec)
     with open(out_path, "w") as f:
@@ -662,6 +610,8 @@ def run(cfg: Config) -> dict:
     for m in cfg.spyx_modes:
         if m not in SPYX_MODES:
             raise ValueError(f"--spyx-modes: unknown mode {m!r} ({', '.join(SPYX_MODES)})")
+    if not 0 <= cfg.cores <= len(os.sched_getaffinity(0)):
+        raise ValueError(f"--cores must be in [0, {len(os.sched_getaffinity(0))}], got {cfg.cores}")
     if cfg.rounds < 1 or cfg.steps < 1 or cfg.warmup < 1:
         raise ValueError("--rounds, --steps and --warmup must be >= 1")
     spyx_skip = spyx_unavailable(cfg)
@@ -675,7 +625,7 @@ def run(cfg: Config) -> dict:
         rows += [("spyx", m) for m in cfg.spyx_modes]
     base = {k: getattr(cfg, k) for k in ("n_in", "n_hidden", "n_out", "t_steps", "batch", "lr",
                                          "beta", "threshold", "slope", "seed", "warmup",
-                                         "steps", "row_budget_s")}
+                                         "steps", "row_budget_s", "cores")}
     rounds = []
     for rnd in range(cfg.rounds):
         for variant in cfg.variants:

@@ -19,6 +19,7 @@ from neurojax.network import (Network, Population, SimState, init_params, init_s
 from neurojax.neurons import (ALIF, ALL_NEURONS, HH, LIF, AdEx, AdExParams, AdExState,
                               ALIFParams, ALIFState, ClippedLinear, ClippedLinearParams,
                               ClippedLinearState, DiscreteLIF, DiscreteLIFParams, DiscreteLIFState,
+                              Leaky, LeakyParams, LeakyState,
                               SigmoidRate, SigmoidRateParams, SigmoidRateState, HHParams, HHState, Izhikevich,
                               IzhikevichParams, IzhikevichState, LeakyTanh, LeakyTanhParams,
                               LeakyTanhState, LIFParams, LIFState, SpikeSource)
@@ -41,6 +42,7 @@ __all__ = [
     "IzhikevichParams", "IzhikevichState", "AdEx", "AdExParams", "AdExState", "HH", "HHParams",
     "HHState", "LeakyTanh", "LeakyTanhParams", "LeakyTanhState", "ClippedLinear",
     "ClippedLinearParams", "ClippedLinearState", "DiscreteLIF", "DiscreteLIFParams",
+    "Leaky", "LeakyParams", "LeakyState",
     "DiscreteLIFState", "SigmoidRate", "SigmoidRateParams", "SigmoidRateState", "SpikeSource",
     "ALL_NEURONS",
     # surrogates

@@ -315,6 +315,86 @@ class DiscreteLIF:
         _check_above(params, "theta", "v_reset", "DiscreteLIFParams")
 
 
+class LeakyParams(NamedTuple):
+    beta: Array     # 1      per-step membrane decay factor, in [0, 1]
+    thr: Array      # 1      spike threshold (dimensionless units of the input)
+    bias: Array     # 1      constant input per step
+
+    @classmethod
+    def default(cls, **overrides) -> "LeakyParams":
+        return make_default(cls, dict(beta=0.9, thr=1.0, bias=0.0), overrides)
+
+
+class LeakyState(NamedTuple):
+    v: Array        # 1, (n,)
+    spike: Array    # {0., 1.}, (n,)
+
+
+@dataclasses.dataclass(frozen=True)
+class Leaky:
+    r"""Discrete-time leaky integrate-and-fire unit of surrogate-gradient training (the
+    ``Leaky`` / ``LIF`` layer of snnTorch and spyx), dimensionless and one step per update.
+
+    $$ v_t = \beta\, v_{t-1} + I_t + b - \vartheta\, \mathrm{sg}(s_{t-1}), \qquad
+       s_t = H(v_t - \vartheta) $$
+
+    with a *subtractive* reset whose gradient is detached ($\mathrm{sg}$ = stop-gradient) and
+    no refractoriness; the spike's backward pass is the surrogate ``spike_fn`` of
+    $v_t - \vartheta$ (its forward is the exact step for the surrogates of
+    :mod:`neurojax.surrogates`). ``dt`` is not used: $\beta$ is the decay per step (a
+    continuous $\tau$ gives $\beta = e^{-\Delta t/\tau}$). It is the cheapest spiking unit
+    here, meant for trained networks (for a biophysical neuron use :class:`LIF`).
+
+    | param | symbol     | default | unit |
+    |-------|------------|---------|------|
+    | beta  | $\beta$    | 0.9     | 1    |
+    | thr   | $\vartheta$ | 1.0     | 1    |
+    | bias  | $b$        | 0.0     | 1    |
+
+    State: ``v`` (starts at 0), ``spike``. Receptor and input: ``"i"``.
+
+    Update order: (1) decay, add the input and the bias, subtract $\vartheta$ if the unit
+    spiked in the previous step; (2) spike if $v_t > \vartheta$. For a constant input $I$
+    below threshold, $v_t = (I + b)(1 - \beta^t)/(1 - \beta)$.
+
+    Args:
+        spike_fn: surrogate spike function applied to $v - \vartheta$.
+
+    Examples:
+        >>> import jax.numpy as jnp, neurojax as nj
+        >>> model, p = nj.Leaky(), nj.LeakyParams.default()
+        >>> s = model.init(p, 2)
+        >>> for _ in range(3):
+        ...     s = model.step(p, s, {"i": jnp.array([0.6, 0.2])}, 1.0)
+        >>> [round(v, 4) for v in s.v.tolist()], s.spike.tolist()   # 0.6: spiked at step 2 (1.14)
+        ([0.626, 0.542], [0.0, 0.0])
+    """
+
+    spike_fn: object = SuperSpike()
+
+    Params: ClassVar = LeakyParams
+    State: ClassVar = LeakyState
+    receptors: ClassVar = ("i",)
+    input_receptor: ClassVar = "i"
+    signals: ClassVar = ("spike", "v")
+
+    def init(self, params: LeakyParams, n: int) -> LeakyState:
+        zeros = jnp.zeros((n,), jnp.result_type(params.beta))
+        return LeakyState(v=zeros, spike=zeros)
+
+    def step(self, params: LeakyParams, state: LeakyState, drive, dt: float) -> LeakyState:
+        p = params
+        v = (p.beta * state.v + drive["i"] + p.bias
+             - jax.lax.stop_gradient(state.spike) * p.thr)
+        return LeakyState(v=v, spike=self.spike_fn(v - p.thr))
+
+    def validate(self, params: LeakyParams, n: int, dt: float, allow_large_dt: bool = False):
+        check_params(params, n, "LeakyParams", positive=("thr",))
+        beta = np.asarray(params.beta)
+        if np.any(beta < 0) or np.any(beta > 1):
+            raise ValueError(f"LeakyParams.beta must lie in [0, 1], got {beta}")
+
+
 # ---------------------------------------------------------------------------------------------
 # Helpers shared by the models below.
 # ---------------------------------------------------------------------------------------------
@@ -1220,5 +1300,5 @@ class ClippedLinear:
 
 
 ALL_NEURONS = (LIF(), ALIF(), Izhikevich(), AdEx(), HH(), LeakyTanh(), ClippedLinear(),
-               DiscreteLIF(), SigmoidRate())
+               DiscreteLIF(), Leaky(), SigmoidRate())
 """One default instance of every neuron model (``SpikeSource`` excluded), for tests."""

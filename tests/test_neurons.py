@@ -395,11 +395,46 @@ def test_clipped_linear_values_and_gradient():
 
 
 # ---------------------------------------------------------------------------------------------
+def test_leaky_closed_form_subtractive_reset_and_detached_gradient():
+    """Below threshold v_t = I (1 - beta^t) / (1 - beta); above, a NumPy loop of the subtractive
+    reset gives the same spikes and membrane; the reset carries no gradient (d v_t / d I over
+    one spike equals the no-reset value sum_k beta^k)."""
+    model = nj.Leaky()
+    p = nj.LeakyParams.default(beta=0.8, thr=1.0, bias=0.05)
+    T = 30
+    i = np.array([0.1, 0.35, 0.9])                   # stays below, fires sometimes, fires often
+
+    def trace(i_amp):
+        def body(s, _):
+            s = model.step(p, s, {"i": i_amp}, 1.0)
+            return s, s
+        return jax.lax.scan(body, model.init(p, 3), None, length=T)[1]
+
+    traj = jax.jit(trace)(jnp.asarray(i))
+    t = np.arange(1, T + 1)[:, None]
+    np.testing.assert_allclose(traj.v[:, 0], ((0.1 + 0.05) * (1 - 0.8 ** t) / 0.2)[:, 0],
+                               rtol=1e-12)
+    v, s_prev, spikes, vs = np.zeros(3), np.zeros(3), [], []
+    for _ in range(T):
+        v = 0.8 * v + i + 0.05 - 1.0 * s_prev
+        s_prev = (v > 1.0).astype(float)
+        spikes.append(s_prev)
+        vs.append(v.copy())
+    np.testing.assert_array_equal(np.asarray(traj.spike), np.array(spikes))
+    np.testing.assert_allclose(np.asarray(traj.v), np.array(vs), rtol=1e-12, atol=1e-12)
+    assert 0 < np.sum(spikes, axis=0)[1] < np.sum(spikes, axis=0)[2]
+    grad = jax.grad(lambda a: trace(jnp.full((3,), a)).v[T - 1, 0])(0.1)
+    np.testing.assert_allclose(grad, sum(0.8 ** k for k in range(T)), rtol=1e-12)
+    with pytest.raises(ValueError, match="beta"):
+        model.validate(nj.LeakyParams.default(beta=1.5), 3, 1.0)
+
+
 # invariants over ALL_NEURONS
 # ---------------------------------------------------------------------------------------------
 
 DRIVE_SCALE = {"LIF": 600.0, "ALIF": 600.0, "Izhikevich": 10.0, "AdEx": 2000.0, "HH": 10.0,
-               "LeakyTanh": 1.0, "ClippedLinear": 1.0, "DiscreteLIF": 5.0, "SigmoidRate": 1.0}
+               "LeakyTanh": 1.0, "ClippedLinear": 1.0, "DiscreteLIF": 5.0, "Leaky": 0.3,
+               "SigmoidRate": 1.0}
 IDS = [type(m).__name__ for m in nj.ALL_NEURONS]
 
 
