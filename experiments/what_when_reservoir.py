@@ -432,15 +432,6 @@ def weight_geometry(w_when, w_what) -> dict:
 # Network
 # -------------------------------------------------------------------------------------------
 
-def all_to_all(n_pre: int, n_post: int):
-    """All-to-all table whose row ``j`` lists the posts ``0..n_post-1`` in order, so a weight
-    array ``(n_pre, n_post)`` is the dense matrix ``W[pre, post]``."""
-    import neurojax as nj
-
-    pre = np.repeat(np.arange(n_pre), n_post)
-    post = np.tile(np.arange(n_post), n_pre)
-    return nj.from_edges(pre, post, n_pre, n_post)
-
 
 # learned projection(s) -> probe projection (held-out copy); columns: when, what A, what B
 PROBES = {"probe_tf": ("ro_when", "ro_what"), "probe_force": ("ro_force",),
@@ -485,22 +476,22 @@ def build(cfg: Config, rng):
                              max_events=n // 20 + 32),
         "to_relay": nj.Projection(nj.from_edges(np.arange(n), np.arange(n), n, n), "res", "relay",
                                   receptor="i", synapse=exp_syn),
-        "ro_when": nj.Projection(all_to_all(n, 1), "res", "tf_when", receptor="i", synapse=exp_syn,
+        "ro_when": nj.Projection(nj.all_to_all(n, 1), "res", "tf_when", receptor="i", synapse=exp_syn,
                                  plasticity=GatedErrorHebbian(teacher="d_when", gate="gate"),
                                  modulators=("d_when", "gate")),
-        "ro_what": nj.Projection(all_to_all(n, 2), "res", "tf_what", receptor="i", synapse=exp_syn,
+        "ro_what": nj.Projection(nj.all_to_all(n, 2), "res", "tf_what", receptor="i", synapse=exp_syn,
                                  plasticity=GatedErrorHebbian(teacher="d_what", gate="gate",
                                                               offline=True),
                                  modulators=("d_what", "gate")),
-        "ro_force": nj.Projection(all_to_all(n, 3), "relay", "force", receptor="i", synapse=inst,
+        "ro_force": nj.Projection(nj.all_to_all(n, 3), "relay", "force", receptor="i", synapse=inst,
                                   source="r", plasticity=rls, modulators=("d_all",)),
-        "ro_force_reset": nj.Projection(all_to_all(n, 3), "relay", "force_reset", receptor="i",
+        "ro_force_reset": nj.Projection(nj.all_to_all(n, 3), "relay", "force_reset", receptor="i",
                                         synapse=inst, source="r", plasticity=rls,
                                         modulators=("d_all",)),
-        "pr_tf": nj.Projection(all_to_all(n, 3), "res", "probe_tf", receptor="i", synapse=exp_syn),
-        "pr_force": nj.Projection(all_to_all(n, 3), "relay", "probe_force", receptor="i",
+        "pr_tf": nj.Projection(nj.all_to_all(n, 3), "res", "probe_tf", receptor="i", synapse=exp_syn),
+        "pr_force": nj.Projection(nj.all_to_all(n, 3), "relay", "probe_force", receptor="i",
                                   synapse=inst, source="r"),
-        "pr_force_reset": nj.Projection(all_to_all(n, 3), "relay", "probe_force_reset",
+        "pr_force_reset": nj.Projection(nj.all_to_all(n, 3), "relay", "probe_force_reset",
                                         receptor="i", synapse=inst, source="r"),
     }
     net = nj.Network(pops, projs, dt=cfg.dt)

@@ -86,7 +86,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from neurojax._params import float_dtype
-from neurojax.connectivity import from_edges
+from neurojax.connectivity import all_to_all
 from neurojax.network import Network, Population, init_params, init_state
 from neurojax.neurons import DiscreteLIF, DiscreteLIFParams
 from neurojax.projections import Projection
@@ -194,9 +194,7 @@ def liquid_network(n: int) -> Network:
     (:class:`~neurojax.DiscreteLIF`) and the dense recurrent projection ``"L->L"``
     (:class:`~neurojax.Instant` synapse, delay 1 step, ``dt = 1``). Cached per ``n``."""
     n = _check_int(n, "n")
-    pre = np.repeat(np.arange(n), n)
-    post = np.tile(np.arange(n), n)
-    conn = from_edges(pre, post, n, n)            # row j (pre) lists posts 0..n-1 in order
+    conn = all_to_all(n, n)                       # weights (n, n) = W[pre, post]: a matmul
     return Network({"L": Population(DiscreteLIF(), n)},
                    {"L->L": Projection(conn, "L", "L", synapse=Instant())}, dt=1.0)
 

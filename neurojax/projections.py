@@ -58,7 +58,8 @@ class Projection:
             release: it multiplies the transmitted signal, or is passed to the ``stp`` model
             (``stp.step(..., gate=g)``) when there is one (tripartite synapses).
         max_events: ``None`` propagates with the dense reference kernel (work ``n_pre * k``
-            every step; a matrix product when ``conn`` is :func:`~neurojax.all_to_all`). An int switches to the event-driven kernel
+            every step; a matrix product when ``conn`` is :func:`~neurojax.all_to_all`). An
+            int switches to the event-driven kernel
             (:func:`neurojax.kernels.event_scatter`): only rows with a non-zero signal are
             processed, ``max_events`` at a time; steps with more active rows take extra
             passes, so the result is always exact. Pick a few times the typical number of
