@@ -148,8 +148,7 @@ def input_drive(x, key, index, n_steps: int, current) -> Array:
     ``current * [u < x]`` with ``u = uniform(fold_in(key, index), (n_steps, n_in))``
     (``x`` (n_in,) spike probabilities per ms), the draws of
     :func:`neurojax.lsm.sample_features`."""
-    u = jax.random.uniform(jax.random.fold_in(key, index), (n_steps, x.shape[0]), x.dtype)
-    return current * (u < x[None, :]).astype(x.dtype)
+    return lsm._drive(x, jax.random.fold_in(key, index), n_steps, current)
 
 
 def _liquid_spike_float(state):
