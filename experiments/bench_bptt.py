@@ -233,46 +233,32 @@ def spyx_worker(spec: dict) -> dict:
         # spyx stores beta as a weak-typed scalar; Adam's update makes it strong, which would
         # retrace the step twice (inside the timed steps with a short warm-up)
         layer.beta = nnx.Param(jnp.full((), spec["beta"], jnp.float32))
-    tx = optax.adam(spec["lr"])
 
     def loss_of(m, xs, ys):
         out, _ = spyx.nn.run(m, xs)                       # time-major (T, B, n_out)
         return optax.softmax_cross_entropy_with_integer_labels(out.sum(0), ys).mean()
 
-    if spec["mode"] == "nnxjit":
-        optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
-        step_fn = spyx.optimize.make_train_step(loss_of)
-        fwd_fn = nnx.jit(loss_of)
-
-        def train_step():
-            return float(step_fn(model, optimizer, x, y))
-
-        def forward():
-            return float(fwd_fn(model, x, y))
-    else:
+    version = f"spyx {md.version('spyx')} / flax {md.version('flax')} / jax {jax.__version__}"
+    if spec["mode"] != "nnxjit":                 # split once, then the plain-JAX train step
         graphdef, params, rest = nnx.split(model, nnx.Param, ...)
-        state = {"p": params, "s": tx.init(params)}
 
         def loss_p(p, xs, ys):
             return loss_of(nnx.merge(graphdef, p, rest), xs, ys)
 
-        @jax.jit
-        def step_fn(p, s, xs, ys):
-            loss, g = jax.value_and_grad(loss_p)(p, xs, ys)
-            upd, s = tx.update(g, s, p)
-            return optax.apply_updates(p, upd), s, loss
+        return _train_and_measure(loss_p, params, x, y, spec, version)
 
-        fwd_fn = jax.jit(loss_p)
+    optimizer = nnx.Optimizer(model, optax.adam(spec["lr"]), wrt=nnx.Param)
+    step_fn = spyx.optimize.make_train_step(loss_of)
+    fwd_fn = nnx.jit(loss_of)
 
-        def train_step():
-            state["p"], state["s"], loss = step_fn(state["p"], state["s"], x, y)
-            return float(loss)
+    def train_step():
+        return float(step_fn(model, optimizer, x, y))
 
-        def forward():
-            return float(fwd_fn(state["p"], x, y))
+    def forward():
+        return float(fwd_fn(model, x, y))
 
     rec_out = _measure(train_step, forward, spec)
-    rec_out["version"] = f"spyx {md.version('spyx')} / flax {md.version('flax')} / jax {jax.__version__}"
+    rec_out["version"] = version
     return rec_out
 
 
