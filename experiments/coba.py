@@ -110,8 +110,8 @@ def build(cfg: Config):
     """The network, its params and its initial state, deterministic from ``cfg.seed``.
 
     One population ``"P"`` (E = indices ``[0, n_exc)``, I = the rest) and two projections,
-    ``"exc"`` (E rows, receptor ``g_exc``) and ``"inh"`` (I rows, receptor ``g_inh``), each a
-    ``(n, k)`` table whose rows of the other type are empty (padding).
+    ``"exc"`` (the E rows, ``pre_rows=(0, n_exc)``, receptor ``g_exc``) and ``"inh"`` (the I
+    rows, ``pre_rows=(n_exc, n)``, receptor ``g_inh``), each an ``(n_rows, k)`` table.
 
     Returns:
         ``(net, params, state)``.
@@ -119,23 +119,15 @@ def build(cfg: Config):
     n, k = cfg.n, cfg.k
     n_exc = n_excitatory(cfg)
     key_e, key_i, key_v = jax.random.split(jax.random.PRNGKey(cfg.seed), 3)
-    rows_e = np.asarray(nj.fixed_out_degree(key_e, n_exc, n, k).post_idx)
-    rows_i = np.asarray(nj.fixed_out_degree(key_i, n - n_exc, n, k).post_idx)
-    table_e = np.full((n, k), n, np.int32)          # n = padding sentinel
-    table_i = np.full((n, k), n, np.int32)
-    table_e[:n_exc] = rows_e
-    table_i[n_exc:] = rows_i
-    conn = {name: nj.Connectivity(post_idx=jnp.asarray(t), n_pre=n, n_post=n)
-            for name, t in (("exc", table_e), ("inh", table_i))}
-    net = nj.Network(
-        populations={"P": nj.Population(nj.LIF(), n)},
-        projections={
-            "exc": nj.Projection(conn["exc"], pre="P", post="P", receptor="g_exc",
-                                 synapse=nj.Exponential(), max_events=capacity(cfg, n_exc)),
-            "inh": nj.Projection(conn["inh"], pre="P", post="P", receptor="g_inh",
-                                 synapse=nj.Exponential(), max_events=capacity(cfg, n - n_exc)),
-        },
-        dt=cfg.dt)
+    rows = {"exc": (0, n_exc), "inh": (n_exc, n)}
+    keys = {"exc": key_e, "inh": key_i}
+    projections = {
+        name: nj.Projection(nj.fixed_out_degree(keys[name], stop - start, n, k), pre="P", post="P",
+                            receptor=f"g_{name}", synapse=nj.Exponential(), pre_rows=(start, stop),
+                            max_events=capacity(cfg, stop - start))
+        for name, (start, stop) in rows.items()}
+    net = nj.Network(populations={"P": nj.Population(nj.LIF(), n)}, projections=projections,
+                     dt=cfg.dt)
     params = nj.init_params(net, {
         "P": dict(tau_m=cfg.tau_m, c_m=cfg.c_m, v_rest=cfg.v_rest, v_th=cfg.v_th,
                   v_reset=cfg.v_reset, t_ref=cfg.t_ref, e_exc=cfg.e_exc, e_inh=cfg.e_inh,

@@ -111,10 +111,16 @@ class Network:
                     raise ValueError(f"projection '{name}': its stp model "
                                      f"{type(proj.stp).__name__} does not take a gate")
             if self.exchange is not None:
-                if proj.conn.n_post != post.n or proj.conn.n_pre % pre.n:
+                if proj.conn.n_post != post.n or (proj.pre_rows is None
+                                                     and proj.conn.n_pre % pre.n):
                     raise ValueError(f"projection '{name}': a shard's table must be "
                                      f"(global n_pre) x (local n_post), got {proj.conn.n_pre}x"
                                      f"{proj.conn.n_post} for local sizes {pre.n}x{post.n}")
+            elif proj.pre_rows is not None:
+                if proj.pre_rows[1] > pre.n or proj.conn.n_post != post.n:
+                    raise ValueError(f"projection '{name}': pre_rows={proj.pre_rows} and "
+                                     f"n_post = {proj.conn.n_post} do not fit populations of "
+                                     f"{pre.n} and {post.n} neurons")
             elif (proj.conn.n_pre, proj.conn.n_post) != (pre.n, post.n):
                 raise ValueError(f"projection '{name}': connectivity is {proj.conn.n_pre}x"
                                  f"{proj.conn.n_post} but populations are {pre.n}x{post.n}")

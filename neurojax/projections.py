@@ -68,6 +68,11 @@ class Projection:
             event-driven (the by-post table ``pull`` is then built once, here).
         pull: by-post :class:`~neurojax.kernels.PullTable` of ``conn`` (built automatically
             for plastic projections with ``max_events``).
+        pre_rows: optional ``(start, stop)``: the table's rows are the neurons
+            ``start .. stop - 1`` of ``pre`` (a subgroup, like Brian2's ``P[start:stop]``), so
+            ``conn.n_pre == stop - start``. Only that slice of the signal is delayed and
+            propagated; e.g. the E and I rows of one population feed two receptors without a
+            table padded to the whole population (whose silent half every step would scan).
     """
 
     conn: Connectivity
@@ -83,6 +88,7 @@ class Projection:
     modulators: tuple = static(default=())
     gate: Optional[tuple] = static(default=None)
     pull: Optional[PullTable] = None
+    pre_rows: Optional[tuple] = static(default=None)
 
     def __post_init__(self):
         if not isinstance(self.delay_steps, int) or isinstance(self.delay_steps, bool) \
@@ -103,6 +109,11 @@ class Projection:
                                           and all(isinstance(x, str) for x in self.gate)):
             raise TypeError(f"Projection.gate must be None or a (population, field) pair, "
                             f"got {self.gate!r}")
+        if self.pre_rows is not None:
+            start, stop = _check_rows(self.pre_rows, f"Projection {self.pre}->{self.post}")
+            if stop - start != self.conn.n_pre:
+                raise ValueError(f"Projection {self.pre}->{self.post}: pre_rows={self.pre_rows} "
+                                 f"selects {stop - start} rows but conn.n_pre = {self.conn.n_pre}")
         if self.plasticity is not None and self.max_events is not None and self.pull is None:
             object.__setattr__(self, "pull", pull_table(np.asarray(self.conn.post_idx),
                                                         self.conn.n_post))
@@ -111,6 +122,23 @@ class Projection:
                 if not callable(getattr(self.plasticity, method, None)):
                     raise TypeError(f"Projection.plasticity {self.plasticity!r} lacks {method}(); "
                                     "see neurojax.plasticity")
+
+
+def _check_rows(rows, owner: str) -> tuple:
+    if not (isinstance(rows, tuple) and len(rows) == 2
+            and all(isinstance(x, int) and not isinstance(x, bool) for x in rows)
+            and 0 <= rows[0] < rows[1]):
+        raise ValueError(f"{owner}: pre_rows must be a (start, stop) pair of ints with "
+                         f"0 <= start < stop, got {rows!r}")
+    return rows
+
+
+def pre_view(proj: Projection, pre_state):
+    """The pre population's state restricted to the projection's rows (``pre_rows``)."""
+    if proj.pre_rows is None:
+        return pre_state
+    start, stop = proj.pre_rows
+    return jax.tree.map(lambda x: x[start:stop] if jnp.ndim(x) else x, pre_state)
 
 
 def init_proj_state(proj: Projection, params: ProjParams, dtype) -> ProjState:
@@ -158,6 +186,10 @@ def emit(proj: Projection, params: ProjParams, state: ProjState, syn_state, pops
     if exchange is not None:
         signal = jax.lax.all_gather(signal, exchange, tiled=True)
     gate = None if proj.gate is None else getattr(pops[proj.gate[0]], proj.gate[1])
+    if proj.pre_rows is not None:
+        start, stop = proj.pre_rows
+        signal = signal[start:stop]
+        gate = gate if gate is None or gate.shape[-1] == 1 else gate[start:stop]
     stp = state.stp
     if proj.stp is not None:
         kwargs = {} if gate is None else {"gate": gate}
@@ -177,7 +209,8 @@ def learn(proj: Projection, params: ProjParams, state: ProjState, pops: dict, t:
     ctx = PlasticityContext(
         post_idx=proj.conn.post_idx, n_post=proj.conn.n_post,
         w=jnp.broadcast_to(weights(proj, params, state), shape),
-        w_init=jnp.broadcast_to(params.w, shape), pre=pops[proj.pre], post=pops[proj.post],
+        w_init=jnp.broadcast_to(params.w, shape), pre=pre_view(proj, pops[proj.pre]),
+        post=pops[proj.post],
         modulators={name: pops[name] for name in proj.modulators}, dt=dt, t=t,
         max_events=proj.max_events, pull=proj.pull)
     dw, plast = proj.plasticity.update(params.plast, jnp.zeros_like(state.dw), state.plast, ctx)

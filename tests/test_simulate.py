@@ -351,3 +351,42 @@ def test_all_to_all_projection_is_a_matrix_product_equal_to_the_table_scatter(ke
     wrong = nj.Connectivity(generic.post_idx, N_IN, N, all_to_all=True)
     with pytest.raises(ValueError, match="all_to_all"):
         wrong.validate()
+
+
+def test_pre_rows_subgroup_equals_the_table_padded_to_the_whole_population(key):
+    """A projection over neurons ``[3, 7)`` of E (``pre_rows``) gives the same records and
+    plastic changes (STDP, event-driven) as the same synapses in a full-size table whose other
+    rows are padding; bad ``pre_rows`` are refused."""
+    start, stop = 3, 7
+    sub = nj.fixed_out_degree(jax.random.PRNGKey(3), stop - start, N, 3)
+    padded = np.full((N, 3), N, np.int32)
+    padded[start:stop] = np.asarray(sub.post_idx)
+    w_sub = jnp.linspace(1.0, 3.0, sub.post_idx.size).reshape(stop - start, 3)
+    w_pad = jnp.zeros((N, 3)).at[start:stop].set(w_sub)
+    base = small_net(key)
+
+    def run(proj, w):
+        net = nj.Network(base.populations, {**base.projections, "E->E": proj}, dt=base.dt)
+        params = small_params(net)
+        params["E->E"] = params["E->E"]._replace(w=w, plast=nj.plasticity.STDPParams.default(a_plus=0.05))
+        x = {"in": input_spikes(jax.random.PRNGKey(4))}
+        final, rec = nj.simulate(net, params, nj.init_state(net, params), x,
+                                 record=nj.Record(("E", "v"), ("E", "spike")))
+        return final.projs["E->E"].dw, rec
+
+    common = dict(pre="E", post="E", receptor="g_exc", plasticity=nj.plasticity.STDP(), max_events=2)
+    dw_sub, rec_sub = run(nj.Projection(sub, pre_rows=(start, stop), **common), w_sub)
+    dw_pad, rec_pad = run(nj.Projection(nj.Connectivity(jnp.asarray(padded), N, N), **common),
+                          w_pad)
+    assert float(rec_pad["E"]["spike"][:, start:stop].sum()) > 0
+    np.testing.assert_array_equal(rec_sub["E"]["spike"], rec_pad["E"]["spike"])
+    np.testing.assert_allclose(rec_sub["E"]["v"], rec_pad["E"]["v"], rtol=1e-12, atol=1e-9)
+    assert float(jnp.abs(dw_pad).max()) > 0
+    np.testing.assert_allclose(dw_sub, dw_pad[start:stop], rtol=1e-12, atol=1e-15)
+    for rows, match in [((3, 8), "selects 5 rows"), ((4, 3), "start < stop"),
+                        ([3, 7], "pair of ints")]:
+        with pytest.raises(ValueError, match=match):
+            nj.Projection(sub, "E", "E", pre_rows=rows)
+    with pytest.raises(ValueError, match="do not fit"):
+        nj.Network(base.populations, {"E->E": nj.Projection(
+            nj.fixed_out_degree(key, 4, N, 3), "E", "E", pre_rows=(6, 10))}, dt=base.dt)

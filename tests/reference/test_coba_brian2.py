@@ -74,9 +74,8 @@ def _brian2_spikes(b2, cfg, net, state):
     return (bool spikes (T, n), run seconds)."""
     bench = _load_bench()
     m = {**dataclasses.asdict(cfg), "n_exc": _load_coba().n_excitatory(cfg)}
-    n_exc = m["n_exc"]
-    targets = {"exc": np.asarray(net.projections["exc"].conn.post_idx)[:n_exc],
-               "inh": np.asarray(net.projections["inh"].conn.post_idx)[n_exc:]}
+    targets = {name: np.asarray(net.projections[name].conn.post_idx)  # rows = pre_rows
+               for name in ("exc", "inh")}
     b2.defaultclock.dt = cfg.dt * b2.ms
     network, _, _, monitor = bench.brian2_coba(b2, m, np.asarray(state.pops["P"].v), targets,
                                                record_spikes=True)
