@@ -93,7 +93,7 @@ def spike_pool(n: int, p: float, rng) -> np.ndarray:
 def _scatter_cond(post_idx, w, spikes, n_post, max_events):
     """The rejected overflow policy: one chunk, or lax.cond to the dense path."""
     n_pre = spikes.shape[0]
-    index = _event._active_rows(spikes, _event._block_size(n_pre, max_events))
+    index = _event._active_rows(spikes)
     dtype = jnp.result_type(w, spikes)
 
     def push():

@@ -114,16 +114,18 @@ def test_overflow_is_exact_and_reported():
 
 @pytest.mark.parametrize("n_rows, block", [(1, 8), (13, 8), (100, 16), (257, 32), (257, 8)])
 def test_blocked_compaction_lists_active_rows_in_order(n_rows, block):
-    """The two-level compaction (block counts, then a count inside each block) returns the
-    active rows in increasing order, chunk after chunk, padded with the sentinel ``n_rows``;
-    ragged last blocks, dense runs inside one block and empty signals included."""
+    """The two-level compaction (running count over bitmask words, then the rank's bit inside
+    its word) returns the active rows in increasing order, chunk after chunk, padded with the
+    sentinel ``n_rows``; ragged last words, dense runs, full words and empty signals
+    included."""
     from neurojax.kernels.event import _active_rows, _chunk_rows
     rng = np.random.default_rng(n_rows + block)
-    patterns = np.zeros((5, n_rows))
+    patterns = np.zeros((6, n_rows))
     patterns[1, rng.permutation(n_rows)[: max(1, n_rows // 10)]] = 0.5
     patterns[2, : min(n_rows, block + 3)] = 1.0           # a run across a block boundary
     patterns[3, n_rows - 1] = -2.0                        # only the last (ragged) row
     patterns[4] = rng.random(n_rows) < 0.6
+    patterns[5] = 1.0                                     # every bit of every word set
     chunk = 5
 
     @jax.jit
