@@ -133,7 +133,9 @@ def shard_network(net: Network, params: dict, state: SimState, n_shards: int,
         conn = proj.conn
         local, src = _local_tables(conn.post_idx, conn.n_post, d)
         projs[name] = dataclasses.replace(
-            proj, conn=Connectivity(jnp.asarray(local), conn.n_pre, conn.n_post // d), pull=None)
+            proj, conn=Connectivity(jnp.asarray(local), conn.n_pre, conn.n_post // d,
+                                     all_to_all=conn.all_to_all),   # blocks stay dense
+            pull=None)
         p, s = params[name], state.projs[name]
         w = jnp.asarray(p.w)
         if w.ndim:

@@ -60,6 +60,19 @@ _SCRIPT = textwrap.dedent('''
     out["trials_spikes"] = int(loop.sum())
     out["trials_mismatches"] = int((np.asarray(rt["E"]) != loop).sum())
     out["trials_sharding_devices"] = len(rt["E"].sharding.device_set)
+
+    # 4. a dense (all_to_all) input layer stays a matrix product on every shard
+    dense = nj.Network({{"in": nj.Population(nj.SpikeSource(), 40), "E": nj.Population(nj.LIF(), 20)}},
+                       {{"in->E": nj.Projection(nj.all_to_all(40, 20), "in", "E", receptor="g_exc")}},
+                       dt=0.1)
+    dp = nj.init_params(dense, {{"in->E": jnp.asarray(np.random.default_rng(1).uniform(0, 4, (40, 20)))}})
+    ds = nj.init_state(dense, dp)
+    _, d1 = nj.simulate(dense, dp, ds, {{"in": x}})
+    dsh = dist.shard_network(dense, dp, ds, 4)
+    _, d2 = dist.simulate_sharded(dsh, {{"in": x}}, mesh=mesh)
+    out["dense_local_all_to_all"] = bool(dsh.net.projections["in->E"].conn.all_to_all)
+    out["dense_spikes"] = int(np.asarray(d1["E"]).sum())
+    out["dense_mismatches"] = int((np.asarray(d1["E"]) != np.asarray(d2["E"])).sum())
     print(json.dumps(out))
 ''')
 
@@ -76,3 +89,5 @@ def test_sharded_runs_equal_single_device_runs():
     assert res["ff_spikes"] > 20 and res["ff_mismatches"] == 0
     assert res["trials_spikes"] > 20 and res["trials_mismatches"] == 0
     assert res["trials_sharding_devices"] == 4
+    assert res["dense_local_all_to_all"] and res["dense_spikes"] > 20
+    assert res["dense_mismatches"] == 0
