@@ -84,6 +84,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from neurojax._params import check_int
+
 Array = jax.Array
 
 #: :func:`propagate` uses the pull path when ``max_events >= PULL_ABOVE * n_pre`` (measured
@@ -133,7 +135,7 @@ def pull_table(post_idx, n_post: int) -> PullTable:
         ([[0, 2], [0, 1]], [[0, 4], [1, 2]])
     """
     idx = np.asarray(post_idx)
-    n_post = _check_int("n_post", n_post, minimum=0)
+    n_post = check_int(n_post, "n_post", minimum=0)
     if idx.ndim != 2:
         raise ValueError(f"post_idx must be 2-D (n_pre, k), got shape {idx.shape}")
     if not np.issubdtype(idx.dtype, np.integer):
@@ -160,16 +162,8 @@ def pull_table(post_idx, n_post: int) -> PullTable:
 # --------------------------------------------------------------------------------------------
 # argument checks (trace time: shapes, dtypes and static ints only)
 # --------------------------------------------------------------------------------------------
-def _check_int(name, value, minimum):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be a Python int (static), got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
 def _check(post_idx, w, spikes, n_post, max_events):
-    n_post = _check_int("n_post", n_post, minimum=0)
+    n_post = check_int(n_post, "n_post", minimum=0)
     post_idx, w, spikes = jnp.asarray(post_idx), jnp.asarray(w), jnp.asarray(spikes)
     if post_idx.ndim != 2:
         raise ValueError(f"post_idx must be 2-D (n_pre, k), got shape {post_idx.shape}")
@@ -183,7 +177,7 @@ def _check(post_idx, w, spikes, n_post, max_events):
         raise ValueError(f"spikes must have shape (n_pre,) = ({n_pre},), got {spikes.shape}")
     if max_events is None:
         max_events = max(n_pre, 1)
-    max_events = min(_check_int("max_events", max_events, minimum=1), max(n_pre, 1))
+    max_events = min(check_int(max_events, "max_events", minimum=1), max(n_pre, 1))
     return post_idx, w, spikes, n_post, max_events
 
 

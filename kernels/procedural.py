@@ -85,8 +85,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from neurojax._params import check_int
 from neurojax.connectivity import from_edges
-from neurojax.kernels.event import _check_int, _gather_rows, _over_active_chunks
+from neurojax.kernels.event import _gather_rows, _over_active_chunks
 
 Array = jax.Array
 
@@ -268,20 +269,20 @@ def _auto_chunks(n_pre, n_post, rows, col_chunk, row_chunk):
         col_chunk = min(n_post1, max(BLOCK // max(rows, 1), 256))
         bwd_cols = min(n_post1, 4096)
     else:
-        col_chunk = min(_check_int("col_chunk", col_chunk, minimum=1), n_post1)
+        col_chunk = min(check_int(col_chunk, "col_chunk", minimum=1), n_post1)
         bwd_cols = col_chunk
     if row_chunk is None:
         row_chunk = max(1, BLOCK // bwd_cols)
-    row_chunk = min(_check_int("row_chunk", row_chunk, minimum=1), max(n_pre, 1))
+    row_chunk = min(check_int(row_chunk, "row_chunk", minimum=1), max(n_pre, 1))
     return col_chunk, bwd_cols, row_chunk
 
 
 def _make_cfg(p, n_pre, n_post, max_events, dist, allow_autapses, col_chunk, row_chunk):
     p = _check_p(p)
-    n_post = _check_int("n_post", n_post, minimum=0)
+    n_post = check_int(n_post, "n_post", minimum=0)
     if max_events is None:
         max_events = ROWS_PER_ITER
-    max_events = min(_check_int("max_events", max_events, minimum=1), max(n_pre, 1))
+    max_events = min(check_int(max_events, "max_events", minimum=1), max(n_pre, 1))
     if not isinstance(allow_autapses, (bool, np.bool_)):
         raise TypeError(f"allow_autapses must be a bool, got {allow_autapses!r}")
     cols, bwd_cols, rows = _auto_chunks(n_pre, n_post, max_events, col_chunk, row_chunk)
@@ -523,8 +524,8 @@ def jit_connectivity_dense(seed, p: float, n_pre: int, n_post: int, *, weight=No
         >>> 0.09 < float(W.mean()) < 0.11
         True
     """
-    n_pre = _check_int("n_pre", n_pre, minimum=0)
-    n_post = _check_int("n_post", n_post, minimum=0)
+    n_pre = check_int(n_pre, "n_pre", minimum=0)
+    n_post = check_int(n_post, "n_post", minimum=0)
     p = _check_p(p)
     wparams = _weight_params(weight, w_loc, w_scale, dist)
     dtype = jnp.dtype(jnp.result_type(*wparams) if dtype is None else dtype)
@@ -585,8 +586,8 @@ def to_connectivity(seed, p: float, n_pre: int, n_post: int, *, weight=None, w_l
         >>> bool(jnp.allclose(y, s @ jit_connectivity_dense(3, 0.1, 60, 50, **kw), rtol=1e-5))
         True
     """
-    n_pre = _check_int("n_pre", n_pre, minimum=0)
-    n_post = _check_int("n_post", n_post, minimum=0)
+    n_pre = check_int(n_pre, "n_pre", minimum=0)
+    n_post = check_int(n_post, "n_post", minimum=0)
     p = _check_p(p)
     wparams = _weight_params(weight, w_loc, w_scale, dist)
     dtype = jnp.dtype(jnp.result_type(*wparams))
@@ -594,7 +595,7 @@ def to_connectivity(seed, p: float, n_pre: int, n_post: int, *, weight=None, w_l
         raise TypeError(f"allow_autapses must be a bool, got {allow_autapses!r}")
     if row_chunk is None:
         row_chunk = (1 << 22) // max(n_post, 1)
-    rows_per = max(1, min(_check_int("row_chunk", row_chunk, minimum=1), n_pre))
+    rows_per = max(1, min(check_int(row_chunk, "row_chunk", minimum=1), n_pre))
     seed, thr = _seed_u32(seed), _threshold(p)
     pre, post, ws = [], [], []
     for r0 in range(0, n_pre if n_post else 0, rows_per):

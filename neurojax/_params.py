@@ -50,11 +50,18 @@ def check_params(params, n: int, owner: str, *, positive=(), nonnegative=(), tim
                 "Network with allow_large_dt=True")
 
 
+class NotAnIntError(TypeError, ValueError):
+    """A non-integer (or a bool) where an int is required: a ``TypeError``, and a
+    ``ValueError`` too, as every other bad argument value (like numpy's ``AxisError``)."""
+
+
 def check_int(value, name: str, minimum: int = 1) -> int:
-    """``value`` as an int if it is an integer (not a bool) ``>= minimum``, else ValueError."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
-            or value < minimum:
-        kind = {0: "a non-negative int", 1: "a positive int"}.get(minimum, f"an int >= {minimum}")
+    """``value`` as an int if it is an integer (not a bool) ``>= minimum``:
+    :class:`NotAnIntError` for a non-integer, ``ValueError`` for one below ``minimum``."""
+    kind = {0: "a non-negative int", 1: "a positive int"}.get(minimum, f"an int >= {minimum}")
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise NotAnIntError(f"{name} must be {kind}, got {value!r}")
+    if value < minimum:
         raise ValueError(f"{name} must be {kind}, got {value!r}")
     return int(value)
 

@@ -85,7 +85,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from neurojax._params import float_dtype
+from neurojax._params import check_int, float_dtype
 from neurojax.connectivity import all_to_all
 from neurojax.network import Network, Population, init_params, init_state
 from neurojax.neurons import DiscreteLIF, DiscreteLIFParams
@@ -147,14 +147,6 @@ def _check_float(value, name: str, lo=None, hi=None, lo_open=False, hi_open=Fals
     return x
 
 
-def _check_int(value, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def random_liquid(key, n_in: int, n: int = 200, *, decay: float = 0.9, threshold: float = 5.0,
                   weight_scale: float = 0.07, recurrent: bool = True) -> RandomLiquid:
     r"""Draw a random liquid: $W_\mathrm{in} = c\,G_\mathrm{in}$, $W_\mathrm{rec} = c\,G_\mathrm{rec}$.
@@ -176,8 +168,8 @@ def random_liquid(key, n_in: int, n: int = 200, *, decay: float = 0.9, threshold
     Raises:
         ValueError / TypeError: naming the bad argument.
     """
-    n_in = _check_int(n_in, "n_in")
-    n = _check_int(n, "n")
+    n_in = check_int(n_in, "n_in")
+    n = check_int(n, "n")
     decay = _check_float(decay, "decay", 0.0, 1.0, hi_open=True)
     threshold = _check_float(threshold, "threshold", 0.0, lo_open=True)
     weight_scale = _check_float(weight_scale, "weight_scale", 0.0, lo_open=True)
@@ -193,7 +185,7 @@ def liquid_network(n: int) -> Network:
     """The neurojax network of a liquid of ``n`` neurons: population ``"L"``
     (:class:`~neurojax.DiscreteLIF`) and the dense recurrent projection ``"L->L"``
     (:class:`~neurojax.Instant` synapse, delay 1 step, ``dt = 1``). Cached per ``n``."""
-    n = _check_int(n, "n")
+    n = check_int(n, "n")
     conn = all_to_all(n, n)                       # weights (n, n) = W[pre, post]: a matmul
     return Network({"L": Population(DiscreteLIF(), n)},
                    {"L->L": Projection(conn, "L", "L", synapse=Instant())}, dt=1.0)
@@ -263,7 +255,7 @@ def encode(liquid: RandomLiquid, events, *, batch_size: int = 64) -> np.ndarray:
         batch_size: samples per chunk.
     """
     x = _check_events(events, liquid.w_in.shape[1], "encode", 3)
-    batch_size = _check_int(batch_size, "batch_size")
+    batch_size = check_int(batch_size, "batch_size")
     n_samples, n = x.shape[0], liquid.w_rec.shape[0]
     net, params = liquid_network(n), liquid_params(liquid)
     out = np.zeros((n_samples, n), np.int32)
@@ -299,8 +291,8 @@ def center_crop(events, size: int = 16, *, polarity: str = "on", sensor: int = 3
         >>> np.flatnonzero(center_crop(ev, 16)[0, 0]).tolist()      # (y, x) = (0, 1) in the crop
         [1]
     """
-    sensor = _check_int(sensor, "sensor")
-    size = _check_int(size, "size")
+    sensor = check_int(sensor, "sensor")
+    size = check_int(size, "size")
     if size > sensor:
         raise ValueError(f"center_crop: size must be <= sensor={sensor}, got {size}")
     if polarity not in _POLARITY:
@@ -331,7 +323,7 @@ def bin_time(events, n_bins: int, *, reduce: str = "or") -> np.ndarray:
     x = np.asarray(events)
     if x.ndim != 3:
         raise ValueError(f"bin_time: events must be (n, T, C), got shape {x.shape}")
-    n_bins = _check_int(n_bins, "n_bins")
+    n_bins = check_int(n_bins, "n_bins")
     T = x.shape[1]
     if n_bins > T:
         raise ValueError(f"bin_time: n_bins must be <= T={T}, got {n_bins}")
@@ -372,8 +364,8 @@ def cochleagram_events(signals, key=None, n_steps: int = 129, n_channels: int = 
         raise ValueError(f"cochleagram_events: signals must be (n, L) with L >= 2, got {s.shape}")
     if s.size and not np.isfinite(s).all():
         raise ValueError("cochleagram_events: signals must be finite")
-    n_steps = _check_int(n_steps, "n_steps", 2)
-    n_channels = _check_int(n_channels, "n_channels")
+    n_steps = check_int(n_steps, "n_steps", 2)
+    n_channels = check_int(n_channels, "n_channels")
     lo = _check_float(lo, "lo")
     hi = _check_float(hi, "hi")
     if not hi > lo:
@@ -481,7 +473,7 @@ def train_linear_probe(train, test, *, val=None, n_classes: int, key, lr: float 
 
     xtr = _features(train[0], "train x")
     ytr = _labels(train[1], len(xtr), "train y")
-    n_classes = _check_int(n_classes, "n_classes")
+    n_classes = check_int(n_classes, "n_classes")
     ytr = _labels(ytr, len(xtr), "train y", n_classes)
     xte = _features(test[0], "test x")
     yte = _labels(test[1], len(xte), "test y", n_classes)
@@ -496,8 +488,8 @@ def train_linear_probe(train, test, *, val=None, n_classes: int, key, lr: float 
     else:
         xva, yva = xtr[:1], ytr[:1]
     lr = _check_float(lr, "lr", 0.0, lo_open=True)
-    batch_size = min(_check_int(batch_size, "batch_size"), len(xtr))
-    epochs = _check_int(epochs, "epochs")
+    batch_size = min(check_int(batch_size, "batch_size"), len(xtr))
+    epochs = check_int(epochs, "epochs")
     if standardize_inputs:
         xtr, xva, xte = standardize(xtr, xva, xte)
     dt = float_dtype()
@@ -544,8 +536,8 @@ def train_linear_probe(train, test, *, val=None, n_classes: int, key, lr: float 
 def init_head(key, d_in: int, dim: int = 64) -> dict:
     r"""Projection head parameters ``{"w": (d_in, dim), "b": (dim,)}``: $w \sim N(0, 1/d_{in})$
     (LeCun normal, untruncated), $b = 0$. [UNCONFIRMED] initialisation of the original."""
-    d_in = _check_int(d_in, "d_in")
-    dim = _check_int(dim, "dim")
+    d_in = check_int(d_in, "d_in")
+    dim = check_int(dim, "dim")
     dt = float_dtype()
     return {"w": jax.random.normal(key, (d_in, dim), dt) / np.sqrt(d_in),
             "b": jnp.zeros((dim,), dt)}
@@ -619,10 +611,10 @@ def train_contrastive(xa, xb, key, *, dim: int = 64, temperature: float = 1.0, l
     if len(xa) != len(xb):
         raise ValueError(f"train_contrastive: xa and xb must hold the same number of pairs, got "
                          f"{len(xa)} and {len(xb)}")
-    batch_size = _check_int(batch_size, "batch_size", 2)
+    batch_size = check_int(batch_size, "batch_size", 2)
     if batch_size > len(xa):
         raise ValueError(f"train_contrastive: batch_size={batch_size} > {len(xa)} pairs")
-    epochs = _check_int(epochs, "epochs")
+    epochs = check_int(epochs, "epochs")
     lr = _check_float(lr, "lr", 0.0, lo_open=True)
     temperature = _check_float(temperature, "temperature", 0.0, lo_open=True)
     dt = float_dtype()
