@@ -237,15 +237,27 @@ def _rule(model: str, name: str, phase: str):
     return AstrocyteSTDP("astro" if model == "nalsm" else None, pre_inhibitory=inhibitory)
 
 
-def _network(conns: dict, n: int, n_in: int, model: str, phase: str) -> Network:
+def _pre_rows(name: str, n: int, n_e: int) -> Optional[tuple]:
+    """The liquid rows a recurrent projection starts from (E: ``[0, n_e)``, I: ``[n_e, n)``)."""
+    return {"E->L": (0, n_e), "I->L": (n_e, n)}.get(name)
+
+
+def _network(conns: dict, n: int, n_e: int, n_in: int, model: str, phase: str) -> Network:
+    """The simulator network of one phase. The recurrent projections take only their own rows
+    of the ``(n, k)`` tables (``pre_rows``): the other type's rows are padding, which every
+    step (and every plastic rule) would otherwise scan."""
     lif = DiscreteLIF()
     pops = {"inp": Population(lif, n_in), "L": Population(lif, n)}
     projs = {}
     for name in LIQUID_PROJECTIONS:
         rule = _rule(model, name, phase)
         astro = rule is not None and model == "nalsm"
-        projs[name] = Projection(conns[name], _PRE[name], "L", stp=ResetKernel(), synapse=Instant(),
-                                 plasticity=rule, modulators=("astro",) if astro else ())
+        rows, conn = _pre_rows(name, n, n_e), conns[name]
+        if rows is not None:
+            conn = Connectivity(conn.post_idx[rows[0]:rows[1]], rows[1] - rows[0], conn.n_post)
+        projs[name] = Projection(conn, _PRE[name], "L", stp=ResetKernel(), synapse=Instant(),
+                                 plasticity=rule, modulators=("astro",) if astro else (),
+                                 pre_rows=rows)
     if model == "nalsm":
         pops["astro"] = Population(LeakyIntegratorAstrocyte(), 1)
         for name, pre in (("L->astro", "L"), ("inp->astro", "inp")):
@@ -328,8 +340,9 @@ def build_liquid(key, grid, n_in: int, config: LiquidConfig = LiquidConfig()) ->
         rng = numpy_rng(k_astro)
         conns["L->astro"] = _subset_to_one(rng, n, config.astro_density)
         conns["inp->astro"] = _subset_to_one(rng, n_in, config.astro_density)
-    net_warmup = _network(conns, n, n_in, config.model, "warmup") if config.has_warmup else None
-    net_sample = _network(conns, n, n_in, config.model, "sample")
+    net_warmup = _network(conns, n, n_e, n_in, config.model, "warmup") if config.has_warmup \
+        else None
+    net_sample = _network(conns, n, n_e, n_in, config.model, "sample")
     return Liquid(config=config, grid=grid, n=n, n_e=n_e, n_in=n_in, positions=positions,
                   conns=conns, weights=weights, net_warmup=net_warmup, net_sample=net_sample)
 
@@ -360,7 +373,8 @@ def liquid_params(liquid: Liquid, weights: Optional[dict] = None, phase: str = "
         w = jnp.asarray(weights[name], dtype)
         if w.shape != shape:
             raise ValueError(f"weights['{name}'] must have shape {shape}, got {w.shape}")
-        entry = {"w": w}
+        rows = _pre_rows(name, liquid.n, liquid.n_e)
+        entry = {"w": w if rows is None else w[rows[0]:rows[1]]}
         rule = net.projections[name].plasticity
         lo, hi = bounds[name]
         if isinstance(rule, AstrocyteSTDP):
@@ -572,7 +586,18 @@ def warmup(liquid: Liquid, x, key, *, snapshot_ms: int = 20, chunk: int = 100,
     diagnostics["seconds"] = t_end - t_start
     diagnostics["snapshots_per_s"] = (rest / (t_end - t_first) if rest > 0 and t_end > t_first
                                       else n_snap / (t_end - t_start))
-    return {name: params[name].w for name in LIQUID_PROJECTIONS}, diagnostics
+    return _full_weights(liquid, params), diagnostics
+
+
+def _full_weights(liquid: Liquid, params: dict) -> dict:
+    """The weights of a phase network's ``params`` as ``name -> (n_pre, k)`` arrays on the
+    liquid's tables (:attr:`Liquid.weights` layout; the recurrent projections' other rows 0)."""
+    out = {}
+    for name in LIQUID_PROJECTIONS:
+        w, rows = params[name].w, _pre_rows(name, liquid.n, liquid.n_e)
+        out[name] = w if rows is None else \
+            jnp.zeros(liquid.conns[name].post_idx.shape, w.dtype).at[rows[0]:rows[1]].set(w)
+    return out
 
 
 @functools.partial(jax.jit, static_argnames=("n_steps",))

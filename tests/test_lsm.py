@@ -219,6 +219,12 @@ def test_phase1_nalsm_equals_the_reference_snapshots():
     np.testing.assert_allclose(W_ours, W_ref, **EXACT)
     np.testing.assert_array_equal(diag["liquid_spikes"], counts.sum(axis=1))
     assert counts.sum() > 100 and np.abs(W_ref - W0).max() > 0.05
+    # the simulator's I projection runs over the I rows only; W_INI comes back on the full table
+    inh = liq.network("warmup").projections["I->L"]
+    assert inh.pre_rows == (liq.n_e, liq.n)
+    np.testing.assert_array_equal(inh.conn.post_idx, np.asarray(liq.conns["I->L"].post_idx)[liq.n_e:])
+    assert np.shape(w_ini["I->L"]) == liq.conns["I->L"].post_idx.shape
+    assert not np.asarray(w_ini["I->L"])[:liq.n_e].any()
     # the carried traces matter: resetting them per snapshot gives other weights
     W_reset = W0
     for d in _drives(liq, x, key, SNAP_MS - 1):
