@@ -111,6 +111,7 @@ class Projection:
                             f"got {self.gate!r}")
         if self.pre_rows is not None:
             start, stop = _check_rows(self.pre_rows, f"Projection {self.pre}->{self.post}")
+            object.__setattr__(self, "pre_rows", (start, stop))
             if stop - start != self.conn.n_pre:
                 raise ValueError(f"Projection {self.pre}->{self.post}: pre_rows={self.pre_rows} "
                                  f"selects {stop - start} rows but conn.n_pre = {self.conn.n_pre}")
@@ -125,12 +126,14 @@ class Projection:
 
 
 def _check_rows(rows, owner: str) -> tuple:
+    """``rows`` as a ``(start, stop)`` pair of Python ints with ``0 <= start < stop``."""
     if not (isinstance(rows, tuple) and len(rows) == 2
-            and all(isinstance(x, int) and not isinstance(x, bool) for x in rows)
+            and all(isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_))
+                    for x in rows)
             and 0 <= rows[0] < rows[1]):
         raise ValueError(f"{owner}: pre_rows must be a (start, stop) pair of ints with "
                          f"0 <= start < stop, got {rows!r}")
-    return rows
+    return int(rows[0]), int(rows[1])
 
 
 def pre_view(proj: Projection, pre_state):

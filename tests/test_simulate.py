@@ -383,6 +383,8 @@ def test_pre_rows_subgroup_equals_the_table_padded_to_the_whole_population(key):
     np.testing.assert_allclose(rec_sub["E"]["v"], rec_pad["E"]["v"], rtol=1e-12, atol=1e-9)
     assert float(jnp.abs(dw_pad).max()) > 0
     np.testing.assert_allclose(dw_sub, dw_pad[start:stop], rtol=1e-12, atol=1e-15)
+    rows = nj.Projection(sub, "E", "E", pre_rows=(np.int64(start), np.int64(stop))).pre_rows
+    assert rows == (start, stop) and all(type(r) is int for r in rows)
     for rows, match in [((3, 8), "selects 5 rows"), ((4, 3), "start < stop"),
                         ([3, 7], "pair of ints")]:
         with pytest.raises(ValueError, match=match):
