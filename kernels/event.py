@@ -201,7 +201,7 @@ class ActiveRows(NamedTuple):
     """Bitmask index of the active rows of a signal, for :func:`_chunk_rows` (see
     :func:`_active_rows`)."""
 
-    words: Array         # uint32[n_blocks], bit j set iff row block * b + j is active
+    words: Array         # uint32[n_blocks], bit j of word m set iff row m * block + j is active
     block_count: Array   # int32[n_blocks], inclusive running count of active rows per block
     block: int           # rows per block (bits used per word), static
 

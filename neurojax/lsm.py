@@ -237,11 +237,6 @@ def _rule(model: str, name: str, phase: str):
     return AstrocyteSTDP("astro" if model == "nalsm" else None, pre_inhibitory=inhibitory)
 
 
-def _pre_rows(name: str, n: int, n_e: int) -> Optional[tuple]:
-    """The liquid rows a recurrent projection starts from (E: ``[0, n_e)``, I: ``[n_e, n)``)."""
-    return {"E->L": (0, n_e), "I->L": (n_e, n)}.get(name)
-
-
 def _network(conns: dict, n: int, n_e: int, n_in: int, model: str, phase: str) -> Network:
     """The simulator network of one phase. The recurrent projections take only their own rows
     of the ``(n, k)`` tables (``pre_rows``): the other type's rows are padding, which every
@@ -249,10 +244,11 @@ def _network(conns: dict, n: int, n_e: int, n_in: int, model: str, phase: str) -
     lif = DiscreteLIF()
     pops = {"inp": Population(lif, n_in), "L": Population(lif, n)}
     projs = {}
+    own_rows = {"E->L": (0, n_e), "I->L": (n_e, n)}        # E rows [0, n_e), I rows [n_e, n)
     for name in LIQUID_PROJECTIONS:
         rule = _rule(model, name, phase)
         astro = rule is not None and model == "nalsm"
-        rows, conn = _pre_rows(name, n, n_e), conns[name]
+        rows, conn = own_rows.get(name), conns[name]
         if rows is not None:
             conn = Connectivity(conn.post_idx[rows[0]:rows[1]], rows[1] - rows[0], conn.n_post)
         projs[name] = Projection(conn, _PRE[name], "L", stp=ResetKernel(), synapse=Instant(),
@@ -373,7 +369,7 @@ def liquid_params(liquid: Liquid, weights: Optional[dict] = None, phase: str = "
         w = jnp.asarray(weights[name], dtype)
         if w.shape != shape:
             raise ValueError(f"weights['{name}'] must have shape {shape}, got {w.shape}")
-        rows = _pre_rows(name, liquid.n, liquid.n_e)
+        rows = net.projections[name].pre_rows
         entry = {"w": w if rows is None else w[rows[0]:rows[1]]}
         rule = net.projections[name].plasticity
         lo, hi = bounds[name]
@@ -586,15 +582,15 @@ def warmup(liquid: Liquid, x, key, *, snapshot_ms: int = 20, chunk: int = 100,
     diagnostics["seconds"] = t_end - t_start
     diagnostics["snapshots_per_s"] = (rest / (t_end - t_first) if rest > 0 and t_end > t_first
                                       else n_snap / (t_end - t_start))
-    return _full_weights(liquid, params), diagnostics
+    return _full_weights(liquid, net, params), diagnostics
 
 
-def _full_weights(liquid: Liquid, params: dict) -> dict:
-    """The weights of a phase network's ``params`` as ``name -> (n_pre, k)`` arrays on the
-    liquid's tables (:attr:`Liquid.weights` layout; the recurrent projections' other rows 0)."""
+def _full_weights(liquid: Liquid, net: Network, params: dict) -> dict:
+    """The weights of ``net``'s ``params`` as ``name -> (n_pre, k)`` arrays on the liquid's
+    tables (:attr:`Liquid.weights` layout; rows outside a projection's ``pre_rows`` are 0)."""
     out = {}
     for name in LIQUID_PROJECTIONS:
-        w, rows = params[name].w, _pre_rows(name, liquid.n, liquid.n_e)
+        w, rows = params[name].w, net.projections[name].pre_rows
         out[name] = w if rows is None else \
             jnp.zeros(liquid.conns[name].post_idx.shape, w.dtype).at[rows[0]:rows[1]].set(w)
     return out
