@@ -13,7 +13,10 @@ which amortises the dispatch cost as in a simulation. Two workloads per (N, acti
 
 plus a ``vmap`` workload (a batch of trials sharing the table) that compares the kernel's
 overflow handling (a ``while_loop`` over chunks of ``max_events`` active rows) with the
-``lax.cond``-to-dense alternative, which ``vmap`` turns into "run both branches".
+``lax.cond``-to-dense alternative, which ``vmap`` turns into "run both branches", and a
+``learn`` workload: ``steps`` clipped pair-STDP updates of the accumulated change ``dw``
+(``pair_update``: in place, only the synapses of active pre rows and onto active posts) vs
+``pair_update_reference`` (every synapse every step); both must end bit-identical.
 
 Connectivity: ``neurojax.connectivity.fixed_in_degree`` (in-degree ``k``, padded rows by
 presynaptic neuron); spikes: a pool of 16 vectors with exactly ``round(p N)`` active rows;
@@ -22,7 +25,9 @@ round-robin repetitions (methods alternate, so background load hits all alike); 
 wall-clock time per step, ``*_cpu_us`` process CPU time per step (both cores).
 
 Expected (2-core CPU): the push is ~5-25x faster than the reference at <= 1 % activity, the
-pull beats the push from ~10 % activity. --smoke (N = 500, 50 steps) runs in ~15 s.
+pull beats the push from ~10 % activity; the in-place plasticity update is ~7-19x faster than
+the dense one at 0.1 % activity, ~2-3x at 1 %, slower above ~3 % (docs/benchmarks.md).
+--smoke (N = 500, 50 steps) runs in ~15 s.
 
 Writes results.json (one row per configuration, and the largest deviation from the reference)
 into --out.
@@ -45,7 +50,7 @@ import _cli  # noqa: E402
 
 from neurojax.connectivity import fixed_in_degree  # noqa: E402
 from neurojax.kernels import (event_gather, event_scatter, event_scatter_reference,  # noqa: E402
-                              pull_table)
+                              pair_update, pair_update_reference, pull_table)
 from neurojax.kernels import event as _event  # noqa: E402  (private pieces for the cond variant)
 
 try:
@@ -68,6 +73,7 @@ class Config:
     vmap_activity: float = 0.01                 # activity of the vmap workload
     pull: bool = True                           # also time the pull path (event_gather)
     grad: bool = True                           # also time forward+backward
+    learn: bool = True                          # also time the plasticity update (pair_update)
     seed: int = 0
     progress: bool = True
     out: str = "results/bench_kernels"
@@ -135,6 +141,36 @@ def _grad_scan(kernel, steps):
 
         return lax.scan(body, jnp.zeros((), w.dtype), jnp.arange(steps))[0]
     return jax.jit(jax.grad(loss, argnums=(0, 1)))
+
+
+def _learn_scan(update, steps):
+    """``steps`` updates of ``dw``; the pre spikes of step t are pool[t], the post spikes
+    pool[t + 1]."""
+    def run(pull, post_idx, w0, pool, c_pre, a_post):
+        def body(dw, t):
+            return update(pull, post_idx, w0, dw, c_pre, pool[(t + 1) % POOL], a_post,
+                          pool[t % POOL]), None
+        return lax.scan(body, jnp.zeros(post_idx.shape, w0.dtype), jnp.arange(steps))[0]
+    return jax.jit(run)
+
+
+def _learn_row(n, pull, post_idx, pool, cap, cfg, rng) -> dict:
+    """Time ``pair_update`` against its dense reference (bounds [0, 1], w0 inside them)."""
+    w0 = jnp.asarray(rng.uniform(0.2, 0.8, post_idx.shape), jnp.float32)
+    c_pre = jnp.asarray(0.01 * rng.standard_normal(n), jnp.float32)
+    a_post = jnp.asarray(0.01 * rng.standard_normal(n), jnp.float32)
+    updates = {
+        "events": partial(pair_update, w_min=0.0, w_max=1.0, n_post=n, max_events=cap),
+        "reference": lambda _, idx, *a: pair_update_reference(idx, *a, 0.0, 1.0, n),
+    }
+    calls = {f"learn_{name}": partial(_learn_scan(u, cfg.steps), pull, post_idx, w0, pool, c_pre,
+                                      a_post) for name, u in updates.items()}
+    out = {name: np.asarray(f()) for name, f in calls.items()}
+    times = _time_round_robin(calls, cfg.reps, cfg.steps)
+    row = {f"{name}_us": us for name, (us, _) in times.items()}
+    row["learn_speedup"] = row["learn_reference_us"] / row["learn_events_us"]
+    row["learn_max_abs_diff"] = float(np.max(np.abs(out["learn_events"] - out["learn_reference"])))
+    return row
 
 
 class _Kernel:
@@ -209,6 +245,8 @@ def run(cfg: Config) -> dict:
             for name in ("scatter", "gather"):
                 if f"{kind}_{name}_us" in row:
                     row[f"{kind}_{name}_speedup"] = row[f"{kind}_reference_us"] / row[f"{kind}_{name}_us"]
+        if cfg.learn:
+            row.update(_learn_row(n, pull, post_idx, pool, cap, cfg, rng))
         rows.append(row)
         _print_row(row)
 
@@ -235,12 +273,14 @@ def run(cfg: Config) -> dict:
                 f"{name} {row[f'vmap_{name}_us']:.0f} us" for name in kernels), flush=True)
 
     fwd_speedups = [r["fwd_scatter_speedup"] for r in rows]
+    learn = {"learn_max_abs_diff": max(r["learn_max_abs_diff"] for r in rows)} if cfg.learn else {}
     return {
         "rows": rows,
         "vmap_rows": vmap_rows,
         "max_rel_err_vs_reference": max_err,
         "fwd_scatter_speedup_min": min(fwd_speedups),
         "fwd_scatter_speedup_max": max(fwd_speedups),
+        **learn,
         "loadavg": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         "cpu_count": os.cpu_count(),
         "device": str(jax.devices()[0]),
@@ -249,8 +289,9 @@ def run(cfg: Config) -> dict:
 
 def _print_row(row):
     parts = [f"N={row['n']} p={row['activity']:.3%} K={row['max_events']}:"]
-    for kind in ("fwd", "grad"):
-        for name in ("reference", "scatter", "gather"):
+    for kind, names in (("fwd", ("reference", "scatter", "gather")),
+                        ("grad", ("reference", "scatter", "gather")), ("learn", ("reference", "events"))):
+        for name in names:
             if f"{kind}_{name}_us" in row:
                 parts.append(f"{kind}_{name} {row[f'{kind}_{name}_us']:.0f} us")
     print(" ".join(parts), flush=True)

@@ -4,7 +4,8 @@ Every kernel has a plain-``jnp`` ``*_reference`` twin in ``reference.py`` that d
 """
 from neurojax.kernels.event import (PULL_ABOVE, PullTable, event_gather, event_scatter,
                                     event_scatter_with_info, propagate, pull_table)
-from neurojax.kernels.plasticity import (post_events, post_events_reference, pre_events,
+from neurojax.kernels.plasticity import (pair_update, pair_update_reference, post_events,
+                                         post_events_reference, pre_events,
                                          pre_events_reference)
 from neurojax.kernels.procedural import (jit_connectivity_dense, jit_event_scatter, pair_bits,
                                          to_connectivity, uniform01)
@@ -12,7 +13,8 @@ from neurojax.kernels.reference import event_scatter_reference
 
 __all__ = ["PULL_ABOVE", "PullTable", "event_gather", "event_scatter", "event_scatter_pallas",
            "event_scatter_reference", "event_scatter_with_info", "propagate", "pull_table",
-           "pre_events", "pre_events_reference", "post_events", "post_events_reference",
+           "pair_update", "pair_update_reference", "pre_events", "pre_events_reference",
+           "post_events", "post_events_reference",
            "jit_connectivity_dense", "jit_event_scatter", "pair_bits", "to_connectivity",
            "uniform01"]
 

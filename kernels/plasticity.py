@@ -16,12 +16,16 @@ in :func:`~neurojax.kernels.event_scatter`.
 Both are ``custom_vjp`` functions whose backward passes are dense (all neurons), so surrogate
 gradients reach silent neurons exactly as with the ``*_reference`` twins.
 """
+import functools
 from functools import partial
 
 import jax
 import jax.numpy as jnp
+from jax import lax
 
-from neurojax.kernels.event import PullTable, _check_pull, _gather_rows, _over_active_chunks
+from neurojax._params import check_int
+from neurojax.kernels.event import (_WORD, ActiveRows, PullTable, _active_rows, _check_pull, _chunk_rows,
+                                    _gather_rows, _over_active_chunks)
 
 Array = jax.Array
 
@@ -151,3 +155,198 @@ def post_events(pull: PullTable, post_idx, s_post, pre_values, n_post: int, max_
     _check_pull(pull, post_idx.shape[0], n_post)
     _check_sizes(post_idx, s_post, pre_values, n_post, "n_post", "n_pre", ("s_post", "pre_values"))
     return _post_events(n_post, max(1, min(max_events, n_post)), post_idx, pull, s_post, pre_values)
+
+
+# ---------------------------------------------------------------- accumulated, clipped pair update
+def pair_update_reference(post_idx, w0, dw, c_pre, s_post, a_post, s_pre, w_min, w_max,
+                          n_post: int) -> Array:
+    r"""Dense :func:`pair_update`: every synapse, every step."""
+    w = w0 + dw
+    delta = (c_pre[:, None] * _gather_rows(s_post, post_idx, 0)
+             + _gather_rows(a_post, post_idx, 0) * s_pre[:, None])
+    return dw + jnp.where(post_idx < n_post, jnp.clip(w + delta, w_min, w_max) - w, 0.0)
+
+
+def _at_slots(x, slots):
+    """``x`` (a scalar or an ``(n_pre, k)`` table) at flat ``slots`` (sentinel past the end)."""
+    return x if jnp.ndim(x) == 0 else x.reshape(-1).at[slots].get(mode="fill", fill_value=0)
+
+
+def _write(flat_dw, slots, delta, w0, w_min, w_max):
+    """``dw <- dw + clip(w + delta) - w`` at ``slots`` (the reference's expression, op for op)."""
+    d = flat_dw.at[slots].get(mode="fill", fill_value=0)
+    w = _at_slots(w0, slots) + d
+    new = d + (jnp.clip(w + delta, _at_slots(w_min, slots), _at_slots(w_max, slots)) - w)
+    return flat_dw.at[slots].set(new, mode="drop")
+
+
+def _row_chunk(n_post, post_idx, rows, flat_dw, w0, c_pre, s_post, a_post, s_pre, w_min, w_max):
+    """Every synapse of the active presynaptic ``rows`` (both terms)."""
+    n_pre, k = post_idx.shape
+    posts = _gather_rows(post_idx, rows, n_post)                              # (K, k)
+    slots = jnp.where(posts < n_post, rows[:, None] * k + jnp.arange(k, dtype=rows.dtype)[None, :],
+                      n_pre * k)
+    delta = (_gather_rows(c_pre, rows, 0)[:, None] * _gather_rows(s_post, posts, 0)
+             + _gather_rows(a_post, posts, 0) * _gather_rows(s_pre, rows, 0)[:, None])
+    return _write(flat_dw, slots, delta, w0, w_min, w_max)
+
+
+def _post_chunk(pull, n_pre, k, posts, flat_dw, w0, c_pre, s_post, a_post, s_pre, w_min, w_max):
+    """The synapses onto the active ``posts`` whose presynaptic neuron is silent (the others
+    were written by :func:`_row_chunk`, from the same old values)."""
+    pres = _gather_rows(pull.pre_idx, posts, n_pre)                           # (K, d)
+    s_at_pre = _gather_rows(s_pre, pres, 0)
+    slots = jnp.where(s_at_pre != 0, n_pre * k, _gather_rows(pull.slot, posts, n_pre * k))
+    delta = (_gather_rows(c_pre, pres, 0) * _gather_rows(s_post, posts, 0)[:, None]
+             + _gather_rows(a_post, posts, 0)[:, None] * s_at_pre)
+    return _write(flat_dw, slots, delta, w0, w_min, w_max)
+
+
+def _over_chunks(active, max_events, batched: bool, body, flat_dw):
+    """``flat_dw = body(indices, flat_dw)`` over chunks of ``max_events`` active indices.
+
+    Batched (``active`` ``(B, n)``, ``flat_dw`` ``(B, m)``, ``body`` taking ``(B, max_events)``
+    indices): one loop serves the whole batch and runs as long as its busiest element needs;
+    the others get sentinel indices (no-ops), so the carry is never selected element by
+    element as under a ``vmap`` of :func:`_over_active_chunks`' ``while_loop``."""
+    if not batched:
+        return _over_active_chunks(active, max_events, body, flat_dw)[0]
+    n = active.shape[-1]
+    words, counts = jax.vmap(lambda a: _active_rows(a)[:2])(active)
+    n_active = jnp.max(counts[:, -1]) if n else jnp.int32(0)
+
+    def step(state):
+        start, flat = state
+        rows = jax.vmap(lambda w, c: _chunk_rows(ActiveRows(w, c, _WORD), start, max_events, n))(
+            words, counts)
+        return start + max_events, body(rows, flat)
+
+    return lax.while_loop(lambda state: state[0] < n_active, step, (jnp.int32(0), flat_dw))[1]
+
+
+_FLOATS = ("w0", "dw", "c_pre", "s_post", "a_post", "s_pre", "w_min", "w_max")
+
+
+def _pair_update_events(n_post, max_events, post_idx, pull, floats, axes):
+    """The event-driven update of :func:`pair_update`; ``floats`` in :data:`_FLOATS` order,
+    each with batch axis 0 or None (``axes``; dw's is 0 whenever any is)."""
+    n_pre, k = post_idx.shape
+    args = dict(zip(_FLOATS, floats))
+    batched = axes[1] == 0
+    dw = args.pop("dw")
+    names = tuple(args)                                   # the read-only inputs
+    shared = tuple(args.values())
+
+    def bind(chunk):
+        if not batched:
+            return lambda idx, flat: chunk(idx, flat, *shared)
+        in_axes = (0, 0) + tuple(axes[_FLOATS.index(name)] for name in names)
+        return lambda idx, flat: jax.vmap(chunk, in_axes=in_axes)(idx, flat, *shared)
+
+    def spikes(x):
+        return jnp.broadcast_to(x, dw.shape[:1] + x.shape[-1:]) if batched else x
+
+    flat = dw.reshape(dw.shape[:-2] + (n_pre * k,))
+    flat = _over_chunks(spikes(args["s_pre"]), max_events, batched,
+                        bind(partial(_row_chunk, n_post, post_idx)), flat)
+    flat = _over_chunks(spikes(args["s_post"]), max_events, batched,
+                        bind(partial(_post_chunk, pull, n_pre, k)), flat)
+    return flat.reshape(dw.shape)
+
+
+@functools.lru_cache(maxsize=None)
+def _pair_update_fn(n_post: int, max_events: int):
+    """``f(post_idx, pull, *floats)``: the event-driven update for these static sizes, with a
+    ``vmap`` rule (one loop per batch) and a dense backward (the reference's VJP)."""
+
+    @jax.custom_batching.custom_vmap
+    def events(post_idx, pull, *floats):
+        return _pair_update_events(n_post, max_events, post_idx, pull, floats, (None,) * 8)
+
+    @events.def_vmap
+    def events_batched(axis_size, in_batched, post_idx, pull, *floats):
+        if in_batched[0] or any(jax.tree.leaves(in_batched[1])):
+            # per-element connectomes: the dense reference, vmapped
+            in_axes = tuple(jax.tree.map(lambda b: 0 if b else None, list(in_batched)))
+            ref = lambda idx, _, *f: pair_update_reference(idx, *f, n_post)
+            return jax.vmap(ref, in_axes=in_axes)(post_idx, pull, *floats), True
+        floats = list(floats)
+        if not in_batched[3]:        # dw: every element gets its own copy
+            floats[1] = jnp.broadcast_to(floats[1], (axis_size,) + floats[1].shape)
+        axes = tuple(0 if b or i == 1 else None for i, b in enumerate(in_batched[2:]))
+        return _pair_update_events(n_post, max_events, post_idx, pull, floats, axes), True
+
+    @jax.custom_vjp
+    def update(post_idx, pull, *floats):
+        return events(post_idx, pull, *floats)
+
+    def update_fwd(post_idx, pull, *floats):
+        return events(post_idx, pull, *floats), (post_idx, floats)
+
+    def update_bwd(res, g):
+        post_idx, floats = res
+        _, vjp = jax.vjp(lambda *f: pair_update_reference(post_idx, *f, n_post), *floats)
+        return (None, None) + vjp(g)
+
+    update.defvjp(update_fwd, update_bwd)
+    return update
+
+
+def pair_update(pull: PullTable, post_idx, w0, dw, c_pre, s_post, a_post, s_pre, w_min, w_max,
+                n_post: int, max_events: int) -> Array:
+    r"""Event-driven, clipped, accumulated pair update of a plastic projection, in place.
+
+    Returns the accumulated change after one step of a pair-based rule with hard bounds,
+
+    $$ \Delta w' = \Delta w + \mathrm{clip}(w + \Delta W,\ w_\min, w_\max) - w, \qquad
+       w = w_0 + \Delta w, \qquad
+       \Delta W_{im} = c^\mathrm{pre}_i\, s^\mathrm{post}_j + a^\mathrm{post}_j\, s^\mathrm{pre}_i $$
+
+    for every synapse $i \to j$ (slot $m$ of row $i$; 0 on padding), touching only the rows of
+    active presynaptic neurons ($s^\mathrm{pre}_i \neq 0$) and, through the by-post
+    ``pull`` table, the synapses onto active postsynaptic neurons ($s^\mathrm{post}_j \neq 0$):
+    a step costs $O(\text{events} \times \text{degree})$ instead of $O(n_\mathrm{pre} k)$.
+    Steps with more than ``max_events`` active neurons on a side take extra exact passes.
+
+    It equals :func:`pair_update_reference` whenever the untouched synapses lie within
+    ``[w_min, w_max]`` (so that the reference leaves them unchanged: true after any step of
+    the rule) and the factors are finite: bit for bit when the spikes are 0/1 (the touched
+    synapses evaluate the same expression, and no product with a spike rounds), otherwise to
+    rounding (XLA may contract ``c s + a s'`` into a fused multiply-add in either version).
+    Under ``vmap`` one loop serves the whole batch; the backward pass is the reference's
+    (dense) VJP, so gradients reach every factor.
+
+    Args:
+        pull: :class:`~neurojax.kernels.PullTable` of ``post_idx``.
+        post_idx: ``int[n_pre, k]`` table (sentinel ``n_post``).
+        w0: initial weights, a scalar or ``(n_pre, k)``; dw: ``(n_pre, k)`` accumulated change.
+        c_pre, s_pre: ``(n_pre,)`` factors; s_post, a_post: ``(n_post,)`` factors (the
+            spikes ``s_*`` decide which neurons are active).
+        w_min, w_max: bounds, scalars or ``(n_pre, k)``.
+        n_post, max_events: static ints.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> from neurojax.kernels import pair_update, pull_table
+        >>> idx = jnp.array([[0, 1], [1, 2]])                   # 2 = padding
+        >>> dw = pair_update(pull_table(idx, 2), idx, 1.0, jnp.zeros((2, 2)),
+        ...                  c_pre=jnp.array([0.75, 0.25]), s_post=jnp.array([0.0, 1.0]),
+        ...                  a_post=jnp.array([-0.1, -0.2]), s_pre=jnp.array([0.0, 0.0]),
+        ...                  w_min=0.0, w_max=1.5, n_post=2, max_events=1)
+        >>> dw.tolist()                       # post 1 spiked: + c_pre on its synapses, clipped
+        [[0.0, 0.5], [0.25, 0.0]]
+    """
+    n_pre = post_idx.shape[0]
+    _check_pull(pull, n_pre, n_post)
+    _check_sizes(post_idx, c_pre, s_post, n_post, "n_pre", "n_post", ("c_pre", "s_post"))
+    _check_sizes(post_idx, s_pre, a_post, n_post, "n_pre", "n_post", ("s_pre", "a_post"))
+    shape = post_idx.shape
+    for name, x in (("w0", w0), ("w_min", w_min), ("w_max", w_max)):
+        if jnp.ndim(x) != 0 and jnp.shape(x) != shape:
+            raise ValueError(f"{name} must be a scalar or have shape {shape}, got {jnp.shape(x)}")
+    if jnp.shape(dw) != shape:
+        raise ValueError(f"dw must have shape {shape}, got {jnp.shape(dw)}")
+    dtype = jnp.result_type(dw, w0, c_pre, s_post, a_post, s_pre)
+    floats = [jnp.asarray(x, dtype) for x in (w0, dw, c_pre, s_post, a_post, s_pre, w_min, w_max)]
+    cap = max(1, min(check_int(max_events, "max_events", minimum=1), max(n_pre, n_post)))
+    return _pair_update_fn(check_int(n_post, "n_post", minimum=0), cap)(post_idx, pull, *floats)

@@ -1,4 +1,4 @@
-"""Event-driven plasticity terms (kernels.pre_events / post_events) vs their dense references."""
+"""Event-driven plasticity kernels (pre_events / post_events / pair_update) vs their dense references."""
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -67,3 +67,82 @@ def test_bad_shapes_raise(table):
         K.post_events(pull, post_idx, jnp.zeros(N_POST), jnp.zeros(3), N_POST, 4)
     with pytest.raises(TypeError, match="PullTable"):
         K.post_events(None, post_idx, jnp.zeros(N_POST), jnp.zeros(N_PRE), N_POST, 4)
+
+
+# ---------------------------------------------------------------------------- pair_update
+def _pair_draws(shape, seed, activity, dtype, w0_table=True, w0=None, binary=True):
+    """Factors of one step, and a ``dw`` that puts every weight strictly inside the bounds
+    [0.1, 0.9] (as after a step of a clipped rule: the precondition under which the kernel
+    equals the reference)."""
+    rng = np.random.default_rng(seed)
+    if w0 is None:
+        w0 = jnp.asarray(rng.uniform(0.0, 1.0, shape) if w0_table else 0.5, dtype)
+    dw = jnp.asarray(rng.uniform(0.15, 0.85, shape), dtype) - w0
+    scale = (lambda n: rng.uniform(0.5, 1.5, n)) if not binary else (lambda n: 1.0)
+    s_pre = (rng.random(N_PRE) < activity) * scale(N_PRE)
+    s_post = (rng.random(N_POST) < activity) * scale(N_POST)
+    c_pre, a_post = rng.normal(0, 0.3, N_PRE), rng.normal(0, 0.3, N_POST)
+    return [w0, dw] + [jnp.asarray(x, dtype) for x in (c_pre, s_post, a_post, s_pre)]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("activity", [0.0, 0.01, 0.1, 0.5, 1.0])
+def test_pair_update_equals_the_reference(table, activity, dtype):
+    """0/1 spikes: bit for bit (every product with a spike is exact, so the result does not
+    depend on how XLA contracts ``c s + a s'``); graded spikes: to rounding. Capacity 4
+    overflows at >= 10 % activity. Gradients w.r.t. every factor; table and scalar initial
+    weights, per-synapse and scalar bounds."""
+    post_idx, pull = table
+    tol = KERNEL_F32 if dtype == "float32" else KERNEL_F64
+    lo = jnp.full(post_idx.shape, 0.1, dtype)
+    for w0_table, bounds, binary in ((True, (0.1, 0.9), True), (False, (lo, 0.9), True),
+                                     (True, (0.1, 0.9), False)):
+        args = _pair_draws(post_idx.shape, 3, activity, dtype, w0_table, binary=binary)
+        fast = jax.jit(lambda *a: K.pair_update(pull, post_idx, *a, *bounds, N_POST, 4))
+        ref = jax.jit(lambda *a: K.pair_update_reference(post_idx, *a, *bounds, N_POST))
+        out = fast(*args)
+        assert out.dtype == jnp.dtype(dtype)
+        if binary:
+            np.testing.assert_array_equal(out, ref(*args))
+        else:
+            np.testing.assert_allclose(out, ref(*args), **tol)
+        if activity >= 0.1:     # not vacuous: the step changed weights
+            assert not np.array_equal(out, args[1])
+        g = jnp.asarray(np.random.default_rng(4).random(post_idx.shape), dtype)
+        argnums = tuple(range(len(args)))
+        for a, b in zip(jax.grad(lambda *a: jnp.sum(g * fast(*a)), argnums)(*args),
+                        jax.grad(lambda *a: jnp.sum(g * ref(*a)), argnums)(*args)):
+            np.testing.assert_allclose(a, b, **tol)
+
+
+def test_pair_update_vmap_equals_a_loop(table):
+    """Batched (one loop for the batch, via the kernel's vmap rule), fully and with shared
+    initial weights, equals the reference per element; elements differ in their activity."""
+    post_idx, pull = table
+    w0 = _pair_draws(post_idx.shape, 0, 0.0, "float64")[0]
+    batch = [_pair_draws(post_idx.shape, seed, act, "float64", w0=w0)
+             for seed, act in ((1, 0.02), (2, 0.3), (3, 0.0))]
+    stacked = [jnp.stack(x) for x in zip(*batch)]
+    full = jax.vmap(lambda *a: K.pair_update(pull, post_idx, *a, 0.1, 0.9, N_POST, 3))(*stacked)
+    shared = jax.vmap(lambda *a: K.pair_update(pull, post_idx, w0, *a, 0.1, 0.9, N_POST, 3))(
+        *stacked[1:])
+    for i, args in enumerate(batch):
+        expected = K.pair_update_reference(post_idx, *args, 0.1, 0.9, N_POST)
+        np.testing.assert_array_equal(full[i], expected)
+        np.testing.assert_array_equal(shared[i], expected)
+
+
+def test_pair_update_bad_shapes_raise(table):
+    post_idx, pull = table
+    w0, dw, c_pre, s_post, a_post, s_pre = _pair_draws(post_idx.shape, 0, 0.1, "float64")
+    with pytest.raises(ValueError, match="c_pre"):
+        K.pair_update(pull, post_idx, w0, dw, c_pre[1:], s_post, a_post, s_pre, 0.0, 1.0, N_POST, 4)
+    with pytest.raises(ValueError, match="w_max"):
+        K.pair_update(pull, post_idx, w0, dw, c_pre, s_post, a_post, s_pre, 0.0, jnp.ones(3),
+                      N_POST, 4)
+    with pytest.raises(ValueError, match="dw"):
+        K.pair_update(pull, post_idx, w0, dw[1:], c_pre, s_post, a_post, s_pre, 0.0, 1.0, N_POST, 4)
+    with pytest.raises(TypeError, match="PullTable"):
+        K.pair_update(None, post_idx, w0, dw, c_pre, s_post, a_post, s_pre, 0.0, 1.0, N_POST, 4)
+    with pytest.raises(ValueError, match="max_events"):
+        K.pair_update(pull, post_idx, w0, dw, c_pre, s_post, a_post, s_pre, 0.0, 1.0, N_POST, 0)
