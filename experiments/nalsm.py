@@ -77,6 +77,7 @@ class Config:
     snapshot_ms: int = 20
     keep_traces: bool = True                      # phase 1 carries STDP traces (reference code)
     sim_batch: Optional[int] = None               # phase-2 vmap batch; None: 4 on CPU, 250 else
+    learn_events: Optional[int] = None            # event-driven STDP updates (LiquidConfig)
     warmup_chunk: int = 250                       # snapshots per jitted phase-1 call
     epochs: int = 2000                            # readout passes (code default 5000, [UNCONFIRMED])
     readout_batch: int = 250
@@ -228,7 +229,7 @@ def sweep_points(cfg: Config) -> list:
 
 def run_network(cfg: Config, data: dict, net_index: int, overrides: dict, sim_batch: int) -> dict:
     key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), net_index)
-    lcfg = lsm.LiquidConfig(model=cfg.model, **overrides)
+    lcfg = lsm.LiquidConfig(model=cfg.model, learn_events=cfg.learn_events, **overrides)
     liquid = lsm.build_liquid(key, cfg.liquid, data["n_in"], lcfg)
     out = {"network": net_index}
     weights, timing = None, {}

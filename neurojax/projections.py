@@ -64,10 +64,17 @@ class Projection:
             processed, ``max_events`` at a time; steps with more active rows take extra
             passes, so the result is always exact. Pick a few times the typical number of
             spikes per step (e.g. ``n_pre // 200 + 32`` for a ~20 Hz network at dt = 0.1 ms).
-            With a plasticity rule it also makes the rule's on-pre / on-post terms
-            event-driven (the by-post table ``pull`` is then built once, here).
+            With a plasticity rule it also makes the rule's updates event-driven (capacity
+            ``learn_events`` if given), building the by-post table ``pull`` once, here: the
+            on-pre / on-post terms touch only the synapses of neurons that spiked, and rules
+            with an ``accumulate`` method (e.g. :class:`~neurojax.plasticity.AstrocyteSTDP`)
+            update ``state.dw`` in place instead of adding a dense change every step.
+        learn_events: event capacity of the plasticity rule alone (default ``max_events``).
+            Set it *without* ``max_events`` when the rule is spike-triggered but the
+            transmitted signal is dense (rate units, :class:`~neurojax.ResetKernel`), so
+            that propagation stays dense and learning becomes event-driven.
         pull: by-post :class:`~neurojax.kernels.PullTable` of ``conn`` (built automatically
-            for plastic projections with ``max_events``).
+            for plastic projections with ``max_events`` or ``learn_events``).
         pre_rows: optional ``(start, stop)``: the table's rows are the neurons
             ``start .. stop - 1`` of ``pre`` (a subgroup, like Brian2's ``P[start:stop]``), so
             ``conn.n_pre == stop - start``. Only that slice of the signal is delayed and
@@ -89,16 +96,19 @@ class Projection:
     gate: Optional[tuple] = static(default=None)
     pull: Optional[PullTable] = None
     pre_rows: Optional[tuple] = static(default=None)
+    learn_events: Optional[int] = static(default=None)
 
     def __post_init__(self):
         if not isinstance(self.delay_steps, int) or isinstance(self.delay_steps, bool) \
                 or self.delay_steps < 1:
             raise ValueError(f"Projection {self.pre}->{self.post}: delay_steps must be an int >= 1 "
                              f"(no zero-delay loops), got {self.delay_steps!r}")
-        if self.max_events is not None and (not isinstance(self.max_events, int)
-                                            or isinstance(self.max_events, bool) or self.max_events < 1):
-            raise ValueError(f"Projection {self.pre}->{self.post}: max_events must be None or an "
-                             f"int >= 1, got {self.max_events!r}")
+        for field in ("max_events", "learn_events"):
+            value = getattr(self, field)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool)
+                                      or value < 1):
+                raise ValueError(f"Projection {self.pre}->{self.post}: {field} must be None or "
+                                 f"an int >= 1, got {value!r}")
         for field in ("pre", "post", "receptor", "source"):
             if not isinstance(getattr(self, field), str):
                 raise TypeError(f"Projection.{field} must be a str, got {getattr(self, field)!r}")
@@ -115,7 +125,7 @@ class Projection:
             if stop - start != self.conn.n_pre:
                 raise ValueError(f"Projection {self.pre}->{self.post}: pre_rows={self.pre_rows} "
                                  f"selects {stop - start} rows but conn.n_pre = {self.conn.n_pre}")
-        if self.plasticity is not None and self.max_events is not None and self.pull is None:
+        if self.plasticity is not None and self.learn_capacity is not None and self.pull is None:
             object.__setattr__(self, "pull", pull_table(np.asarray(self.conn.post_idx),
                                                         self.conn.n_post))
         if self.plasticity is not None:
@@ -123,6 +133,11 @@ class Projection:
                 if not callable(getattr(self.plasticity, method, None)):
                     raise TypeError(f"Projection.plasticity {self.plasticity!r} lacks {method}(); "
                                     "see neurojax.plasticity")
+
+    @property
+    def learn_capacity(self) -> Optional[int]:
+        """Event capacity of the plasticity rule (``learn_events``, else ``max_events``)."""
+        return self.max_events if self.learn_events is None else self.learn_events
 
 
 def _check_rows(rows, owner: str) -> tuple:
@@ -215,6 +230,10 @@ def learn(proj: Projection, params: ProjParams, state: ProjState, pops: dict, t:
         w_init=jnp.broadcast_to(params.w, shape), pre=pre_view(proj, pops[proj.pre]),
         post=pops[proj.post],
         modulators={name: pops[name] for name in proj.modulators}, dt=dt, t=t,
-        max_events=proj.max_events, pull=proj.pull)
+        max_events=proj.learn_capacity, pull=proj.pull)
+    accumulate = getattr(proj.plasticity, "accumulate", None)
+    if accumulate is not None and proj.learn_capacity is not None:
+        dw, plast = accumulate(params.plast, state.dw, state.plast, ctx)    # event-driven, in place
+        return state._replace(dw=dw, plast=plast)
     dw, plast = proj.plasticity.update(params.plast, jnp.zeros_like(state.dw), state.plast, ctx)
     return state._replace(dw=state.dw + jnp.where(ctx.mask, dw, 0.0), plast=plast)

@@ -82,6 +82,8 @@ def test_builder_counts_signs_and_magnitudes():
         lsm.LiquidConfig(model="esn")
     with pytest.raises(ValueError, match="astro_density"):
         lsm.LiquidConfig(astro_density=1.5)
+    with pytest.raises(ValueError, match="learn_events"):
+        lsm.LiquidConfig(learn_events=0)
 
 
 def test_connection_probability_matches_the_closed_form():
@@ -233,10 +235,13 @@ def test_phase1_nalsm_equals_the_reference_snapshots():
     assert np.abs(W_reset - W_ref).max() > 1e-6
 
 
-def test_phase1_apstdp_with_event_inputs_equals_the_reference():
+@pytest.mark.parametrize("learn_events", [None, 3])
+def test_phase1_apstdp_with_event_inputs_equals_the_reference(learn_events):
     """AP-STDP (gate C_theta = 3, Delta C = 2.5 so that 140 ms open it), event inputs
-    (n_snap, 20, n_in): weights equal the reference, whose activity C carries over."""
-    cfg = lsm.LiquidConfig(model="lsm_apstdp", input_density=0.5, c_theta=3.0, delta_c=2.5)
+    (n_snap, 20, n_in): weights equal the reference, whose activity C carries over; also with
+    event-driven, in-place updates (capacity 3: extra passes on busy steps)."""
+    cfg = lsm.LiquidConfig(model="lsm_apstdp", input_density=0.5, c_theta=3.0, delta_c=2.5,
+                           learn_events=learn_events)
     liq = lsm.build_liquid(jax.random.PRNGKey(12), (3, 3, 3), N_IN, cfg)
     events = (np.random.default_rng(1).random((N_SNAP, SNAP_MS, N_IN)) < 0.3).astype(float)
     w_ini, diag = lsm.warmup(liq, events, jax.random.PRNGKey(0), snapshot_ms=SNAP_MS, chunk=4,

@@ -284,18 +284,22 @@ def _record_all(state):
             **{name: state.projs[name].dw for name in ("E->L", "I->L", "inp->L")}}
 
 
-def test_pipeline_reproduces_the_reference_loop():
+@pytest.mark.parametrize("learn_events", [None, 2])
+def test_pipeline_reproduces_the_reference_loop(learn_events):
     """DiscreteLIF + ResetKernel + Instant + AstrocyteSTDP + astrocyte on a 3x3x3 liquid with 10
     Bernoulli inputs, vmapped over three runs (initialisation phase: decay 1; in-sample phase:
     decay 0.99; static liquid: eta = A = 0): our spike[n] == reference s(n + 1), and v, A and
-    every weight equal the reference at every step to 1e-10; eta(250 ms) = 0.15 * 0.99^250."""
+    every weight equal the reference at every step to 1e-10; eta(250 ms) = 0.15 * 0.99^250.
+    ``learn_events=2``: the rule's event-driven in-place path (``accumulate``, batched by its
+    vmap rule), with extra passes on most steps, reproduces the same loop."""
     conns, weights, n, n_e = _liquid(jax.random.PRNGKey(3))
     ALL = ("inp->L", "E->L", "I->L")
     stdp = {"inp->L": AstrocyteSTDP("astro"), "E->L": AstrocyteSTDP("astro"),
             "I->L": AstrocyteSTDP("astro", pre_inhibitory=True)}
     pre = {"inp->L": "inp", "E->L": "L", "I->L": "L"}
     projs = {name: nj.Projection(conns[name], pre[name], "L", stp=ResetKernel(), synapse=nj.Instant(),
-                                 plasticity=stdp[name], modulators=("astro",)) for name in ALL}
+                                 plasticity=stdp[name], modulators=("astro",),
+                                 learn_events=learn_events) for name in ALL}
     projs["L->astro"] = nj.Projection(_to_all(n), "L", "astro", receptor="drive", synapse=nj.Instant())
     projs["inp->astro"] = nj.Projection(_to_all(N_IN), "inp", "astro", receptor="drive",
                                         synapse=nj.Instant())

@@ -315,6 +315,8 @@ def test_event_kernel_in_simulate_equals_reference_path(key, max_events):
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9), g_evt, g_ref)
     with pytest.raises(ValueError, match="max_events"):
         dataclasses.replace(net.projections["E->E"], max_events=0)
+    with pytest.raises(ValueError, match="learn_events"):
+        dataclasses.replace(net.projections["E->E"], learn_events=True)
 
 
 def test_all_to_all_projection_is_a_matrix_product_equal_to_the_table_scatter(key):

@@ -49,9 +49,13 @@ class PlasticityContext(NamedTuple):
         modulators: ``population name -> State`` for the projection's ``modulators``.
         dt: step (ms).
         t: int32 step counter of this step.
-        max_events, pull: the projection's event capacity and by-post table; when set,
-            :meth:`pre_events` / :meth:`post_events` touch only the synapses of neurons that
-            spiked (``neurojax.kernels.pre_events`` / ``post_events``).
+        max_events, pull: the projection's event capacity for learning (``learn_events``,
+            else ``max_events``) and its by-post table; when set, :meth:`pre_events` /
+            :meth:`post_events` touch only the synapses of neurons that spiked
+            (``neurojax.kernels.pre_events`` / ``post_events``), and the simulator calls a
+            rule's optional ``accumulate(params, dw, pstate, ctx) -> (dw, pstate)`` instead of
+            ``update``: given the accumulated ``state.dw`` it returns it after this step, in
+            place (e.g. ``neurojax.kernels.pair_update``), equal to adding ``update``'s change.
     """
 
     post_idx: Array

@@ -34,6 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from neurojax._params import float_dtype, make_default
+from neurojax.kernels import pair_update
 from neurojax.plasticity.base import check_rule_params
 from neurojax.plasticity.stdp import decay_and_bump
 
@@ -53,6 +54,30 @@ def _apply_pending(state, ctx, w_min, w_max):
     dw = (ctx.at_pre(state.causal_pre) * ctx.at_post(state.causal_post)
           + ctx.at_post(state.anti_post) * ctx.at_pre(state.anti_pre))
     return jnp.clip(ctx.w + dw, w_min, w_max) - ctx.w
+
+
+def _accumulate_pending(state, ctx, dw, w_min, w_max):
+    """Event-driven twin of ``dw + mask * _apply_pending(...)``: only the synapses of neurons
+    whose held spikes are non-zero (:func:`neurojax.kernels.pair_update`)."""
+    return pair_update(ctx.pull, ctx.post_idx, ctx.w_init, dw, state.causal_pre,
+                       state.causal_post, state.anti_post, state.anti_pre, w_min, w_max,
+                       ctx.n_post, ctx.max_events)
+
+
+class _HeldPairRule:
+    """``update`` / ``accumulate`` of a rule whose step applies the held pairing terms of the
+    previous step (clipped) and computes the next ones (``_advance``)."""
+
+    def update(self, params, dw, pstate, ctx):
+        dw = dw + _apply_pending(pstate, ctx, params.w_min, params.w_max)
+        return dw, self._advance(params, pstate, ctx)
+
+    def accumulate(self, params, dw, pstate, ctx):
+        """Event-driven path (used by the simulator when the projection has an event
+        capacity): ``state.dw`` after this step, equal to ``state.dw`` plus :meth:`update`'s
+        change but touching only the synapses of neurons that spiked."""
+        dw = _accumulate_pending(pstate, ctx, dw, params.w_min, params.w_max)
+        return dw, self._advance(params, pstate, ctx)
 
 
 def _traces(params, pstate, ctx):
@@ -116,7 +141,7 @@ def _empty_state(conn):
 
 
 @dataclasses.dataclass(frozen=True)
-class AstrocyteSTDP:
+class AstrocyteSTDP(_HeldPairRule):
     r"""NALSM's STDP whose depression rate is an astrocyte's state (Ivanov & Michmizos 2021).
 
     Traces, one per neuron: $x \leftarrow d\,(x + a\,s)$ after the weight update of the step,
@@ -196,8 +221,7 @@ class AstrocyteSTDP:
         return AstrocyteSTDPState(eta=jnp.asarray(params.eta0, float_dtype()),
                                   **_empty_state(conn))
 
-    def update(self, params: AstrocyteSTDPParams, dw, pstate: AstrocyteSTDPState, ctx):
-        dw = dw + _apply_pending(pstate, ctx, params.w_min, params.w_max)
+    def _advance(self, params: AstrocyteSTDPParams, pstate: AstrocyteSTDPState, ctx):
         eta = pstate.eta * params.decay ** ctx.dt
         if self.astrocyte is None:
             depression = eta
@@ -209,7 +233,7 @@ class AstrocyteSTDP:
                                  "population of size 1")
         lam_causal, lam_anti = (-depression, eta) if self.pre_inhibitory else (eta, -depression)
         s_pre, s_post, x_pre, x_post, x_pre_next, x_post_next = _traces(params, pstate, ctx)
-        return dw, AstrocyteSTDPState(x_pre=x_pre_next, x_post=x_post_next, eta=eta,
+        return AstrocyteSTDPState(x_pre=x_pre_next, x_post=x_post_next, eta=eta,
                                       causal_pre=lam_causal * x_pre, causal_post=s_post,
                                       anti_post=lam_anti * x_post, anti_pre=s_pre)
 
@@ -257,7 +281,7 @@ class ActivityDependentSTDPState(NamedTuple):
 
 
 @dataclasses.dataclass(frozen=True)
-class ActivityDependentSTDP:
+class ActivityDependentSTDP(_HeldPairRule):
     r"""Activity-dependent STDP, the LSM+AP-STDP baseline of Ivanov & Michmizos (2021).
 
     Each postsynaptic neuron keeps an activity variable (updated with this step's spikes,
@@ -308,10 +332,9 @@ class ActivityDependentSTDP:
         fields = _empty_state(conn)
         return ActivityDependentSTDPState(c=fields["x_post"], **fields)
 
-    def update(self, params: ActivityDependentSTDPParams, dw, pstate: ActivityDependentSTDPState,
-               ctx):
+    def _advance(self, params: ActivityDependentSTDPParams, pstate: ActivityDependentSTDPState,
+                 ctx):
         p = params
-        dw = dw + _apply_pending(pstate, ctx, p.w_min, p.w_max)
         s_pre, s_post, x_pre, x_post, x_pre_next, x_post_next = _traces(p, pstate, ctx)
         c = pstate.c - (ctx.dt / p.tau_c) * pstate.c + s_post
         up = ((c > p.c_theta) & (c < p.c_theta + p.delta_c)).astype(c.dtype)
@@ -320,7 +343,7 @@ class ActivityDependentSTDP:
             lam_causal, gate_causal, lam_anti, gate_anti = -p.eta, down, p.eta, up
         else:
             lam_causal, gate_causal, lam_anti, gate_anti = p.eta, up, -p.eta, down
-        return dw, ActivityDependentSTDPState(
+        return ActivityDependentSTDPState(
             x_pre=x_pre_next, x_post=x_post_next, c=c, causal_pre=lam_causal * x_pre,
             causal_post=s_post * gate_causal, anti_post=lam_anti * x_post * gate_anti,
             anti_pre=s_pre)
