@@ -23,6 +23,11 @@ plain JAX 20.5-22.4 Hz on the same model; shared/anchors/coba.md), mean CV of th
 tests/reference/test_coba_brian2.py). Full run: 1 s of biological time, 10,000 steps, ~10 s on
 a 2-core CPU; --smoke (N = 400, 100 ms) finishes in seconds.
 
+``--stdp event`` (or ``dense``) makes every excitatory synapse plastic: additive pair STDP
+(a_+ = 0.06 nS, a_- = 0.066 nS, tau_+- = 20 ms) clipped to [0, 12] nS, updated in place for
+the neurons that spiked (``Projection(learn_events=...)``) or for every synapse every step;
+both give the same spikes and weights, and the run reports the mean final E weight.
+
 Writes results.json (rate, CV, timings), raster.png and rate.png into --out.
 """
 import dataclasses
@@ -62,6 +67,11 @@ class Config:
     seed: int = 0
     chunk: int = 1000             # steps per jitted call (progress-bar granularity)
     event_driven: bool = True     # event-driven kernel (capacity n_type // 200 + 32 spikes/step)
+    stdp: str = "off"             # "off" | "event" | "dense": plastic E synapses (see above)
+    stdp_a_plus: float = 0.06     # nS potentiation per pair
+    stdp_a_minus: float = 0.066   # nS depression per pair
+    stdp_tau: float = 20.0        # ms trace time constants
+    stdp_w_max: float = 12.0      # nS upper bound (lower bound 0)
     record_max: int = 20000       # keep full spike trains of at most this many neurons
     raster_neurons: int = 400     # neurons shown in raster.png
     progress: bool = True
@@ -106,12 +116,32 @@ def capacity(cfg: Config, n_rows: int):
     return n_rows // 200 + 32 if cfg.event_driven else None
 
 
+STDP_MODES = ("off", "event", "dense")
+
+
+def _stdp(cfg: Config):
+    """``(projection fields, plast params)`` of the plastic E synapses (``cfg.stdp``)."""
+    if cfg.stdp not in STDP_MODES:
+        raise ValueError(f"stdp must be one of {STDP_MODES}, got {cfg.stdp!r}")
+    if cfg.stdp == "off":
+        return {}, None
+    rule = nj.plasticity.chain(nj.plasticity.STDP(), nj.plasticity.ClipWeights())
+    # active E rows or posts per pass: ~0.2 % of n fire in a step; every chunk costs its full
+    # capacity times the degree, so it is tighter than the propagation's
+    events = cfg.n // 500 + 16 if cfg.stdp == "event" else None
+    plast = (nj.plasticity.STDPParams.default(a_plus=cfg.stdp_a_plus, a_minus=cfg.stdp_a_minus,
+                                              tau_plus=cfg.stdp_tau, tau_minus=cfg.stdp_tau),
+             nj.plasticity.ClipWeightsParams.default(w_min=0.0, w_max=cfg.stdp_w_max))
+    return dict(plasticity=rule, learn_events=events), plast
+
+
 def build(cfg: Config):
     """The network, its params and its initial state, deterministic from ``cfg.seed``.
 
     One population ``"P"`` (E = indices ``[0, n_exc)``, I = the rest) and two projections,
-    ``"exc"`` (the E rows, ``pre_rows=(0, n_exc)``, receptor ``g_exc``) and ``"inh"`` (the I
-    rows, ``pre_rows=(n_exc, n)``, receptor ``g_inh``), each an ``(n_rows, k)`` table.
+    ``"exc"`` (the E rows, ``pre_rows=(0, n_exc)``, receptor ``g_exc``; plastic with
+    ``cfg.stdp``) and ``"inh"`` (the I rows, ``pre_rows=(n_exc, n)``, receptor ``g_inh``),
+    each an ``(n_rows, k)`` table.
 
     Returns:
         ``(net, params, state)``.
@@ -121,10 +151,12 @@ def build(cfg: Config):
     key_e, key_i, key_v = jax.random.split(jax.random.PRNGKey(cfg.seed), 3)
     rows = {"exc": (0, n_exc), "inh": (n_exc, n)}
     keys = {"exc": key_e, "inh": key_i}
+    plastic, plast = _stdp(cfg)
     projections = {
         name: nj.Projection(nj.fixed_out_degree(keys[name], stop - start, n, k), pre="P", post="P",
                             receptor=f"g_{name}", synapse=nj.Exponential(), pre_rows=(start, stop),
-                            max_events=capacity(cfg, stop - start))
+                            max_events=capacity(cfg, stop - start),
+                            **(plastic if name == "exc" else {}))
         for name, (start, stop) in rows.items()}
     net = nj.Network(populations={"P": nj.Population(nj.LIF(), n)}, projections=projections,
                      dt=cfg.dt)
@@ -132,7 +164,8 @@ def build(cfg: Config):
         "P": dict(tau_m=cfg.tau_m, c_m=cfg.c_m, v_rest=cfg.v_rest, v_th=cfg.v_th,
                   v_reset=cfg.v_reset, t_ref=cfg.t_ref, e_exc=cfg.e_exc, e_inh=cfg.e_inh,
                   i_e=cfg.i_e),
-        "exc": nj.ProjParams(w=cfg.w_exc, syn=nj.ExponentialParams.default(tau=cfg.tau_exc)),
+        "exc": nj.ProjParams(w=cfg.w_exc, syn=nj.ExponentialParams.default(tau=cfg.tau_exc),
+                             plast=plast),
         "inh": nj.ProjParams(w=cfg.w_inh, syn=nj.ExponentialParams.default(tau=cfg.tau_inh)),
     })
     v0 = cfg.v0_mean + cfg.v0_std * jax.random.normal(key_v, (n,))
@@ -226,9 +259,14 @@ def run(cfg: Config) -> dict:
     net, params, state = build(cfg)
     jax.block_until_ready((net, params, state))
     build_s = time.perf_counter() - t0
-    _, rec, timings = simulate(cfg, net, params, state, progress=cfg.progress)
+    final, rec, timings = simulate(cfg, net, params, state, progress=cfg.progress)
     metrics = analyse(cfg, rec)
     metrics.update(timings)
+    if cfg.stdp != "off":
+        exc = net.projections["exc"]
+        w = params["exc"].w + final.projs["exc"].dw
+        metrics["mean_w_exc_final_ns"] = float(jnp.sum(jnp.where(exc.conn.mask, w, 0.0))
+                                               / exc.conn.n_synapses())
     metrics.update(
         build_seconds=build_s,
         n_neurons=cfg.n,

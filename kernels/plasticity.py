@@ -161,10 +161,14 @@ def post_events(pull: PullTable, post_idx, s_post, pre_values, n_post: int, max_
 def pair_update_reference(post_idx, w0, dw, c_pre, s_post, a_post, s_pre, w_min, w_max,
                           n_post: int) -> Array:
     r"""Dense :func:`pair_update`: every synapse, every step."""
-    w = w0 + dw
     delta = (c_pre[:, None] * _gather_rows(s_post, post_idx, 0)
              + _gather_rows(a_post, post_idx, 0) * s_pre[:, None])
-    return dw + jnp.where(post_idx < n_post, jnp.clip(w + delta, w_min, w_max) - w, 0.0)
+    if w_min is None and w_max is None:
+        change = delta
+    else:
+        w = w0 + dw
+        change = jnp.clip(w + delta, w_min, w_max) - w
+    return dw + jnp.where(post_idx < n_post, change, 0.0)
 
 
 def _at_slots(x, slots):
@@ -172,15 +176,19 @@ def _at_slots(x, slots):
     return x if jnp.ndim(x) == 0 else x.reshape(-1).at[slots].get(mode="fill", fill_value=0)
 
 
-def _write(flat_dw, slots, delta, w0, w_min, w_max):
-    """``dw <- dw + clip(w + delta) - w`` at ``slots`` (the reference's expression, op for op)."""
+def _write(clipped, flat_dw, slots, delta, w0, w_min, w_max):
+    """``dw <- dw + clip(w + delta) - w`` (``clipped``) or ``dw + delta`` at ``slots`` (the
+    reference's expression, op for op)."""
     d = flat_dw.at[slots].get(mode="fill", fill_value=0)
-    w = _at_slots(w0, slots) + d
-    new = d + (jnp.clip(w + delta, _at_slots(w_min, slots), _at_slots(w_max, slots)) - w)
+    if clipped:
+        w = _at_slots(w0, slots) + d
+        new = d + (jnp.clip(w + delta, _at_slots(w_min, slots), _at_slots(w_max, slots)) - w)
+    else:
+        new = d + delta
     return flat_dw.at[slots].set(new, mode="drop")
 
 
-def _row_chunk(n_post, post_idx, rows, flat_dw, w0, c_pre, s_post, a_post, s_pre, w_min, w_max):
+def _row_chunk(clipped, n_post, post_idx, rows, flat_dw, w0, c_pre, s_post, a_post, s_pre, w_min, w_max):
     """Every synapse of the active presynaptic ``rows`` (both terms)."""
     n_pre, k = post_idx.shape
     posts = _gather_rows(post_idx, rows, n_post)                              # (K, k)
@@ -188,10 +196,10 @@ def _row_chunk(n_post, post_idx, rows, flat_dw, w0, c_pre, s_post, a_post, s_pre
                       n_pre * k)
     delta = (_gather_rows(c_pre, rows, 0)[:, None] * _gather_rows(s_post, posts, 0)
              + _gather_rows(a_post, posts, 0) * _gather_rows(s_pre, rows, 0)[:, None])
-    return _write(flat_dw, slots, delta, w0, w_min, w_max)
+    return _write(clipped, flat_dw, slots, delta, w0, w_min, w_max)
 
 
-def _post_chunk(pull, n_pre, k, posts, flat_dw, w0, c_pre, s_post, a_post, s_pre, w_min, w_max):
+def _post_chunk(clipped, pull, n_pre, k, posts, flat_dw, w0, c_pre, s_post, a_post, s_pre, w_min, w_max):
     """The synapses onto the active ``posts`` whose presynaptic neuron is silent (the others
     were written by :func:`_row_chunk`, from the same old values)."""
     pres = _gather_rows(pull.pre_idx, posts, n_pre)                           # (K, d)
@@ -199,7 +207,7 @@ def _post_chunk(pull, n_pre, k, posts, flat_dw, w0, c_pre, s_post, a_post, s_pre
     slots = jnp.where(s_at_pre != 0, n_pre * k, _gather_rows(pull.slot, posts, n_pre * k))
     delta = (_gather_rows(c_pre, pres, 0) * _gather_rows(s_post, posts, 0)[:, None]
              + _gather_rows(a_post, posts, 0)[:, None] * s_at_pre)
-    return _write(flat_dw, slots, delta, w0, w_min, w_max)
+    return _write(clipped, flat_dw, slots, delta, w0, w_min, w_max)
 
 
 def _over_chunks(active, max_events, batched: bool, body, flat_dw):
@@ -227,7 +235,7 @@ def _over_chunks(active, max_events, batched: bool, body, flat_dw):
 _FLOATS = ("w0", "dw", "c_pre", "s_post", "a_post", "s_pre", "w_min", "w_max")
 
 
-def _pair_update_events(n_post, max_events, post_idx, pull, floats, axes):
+def _pair_update_events(clipped, n_post, max_events, post_idx, pull, floats, axes):
     """The event-driven update of :func:`pair_update`; ``floats`` in :data:`_FLOATS` order,
     each with batch axis 0 or None (``axes``; dw's is 0 whenever any is)."""
     n_pre, k = post_idx.shape
@@ -248,33 +256,41 @@ def _pair_update_events(n_post, max_events, post_idx, pull, floats, axes):
 
     flat = dw.reshape(dw.shape[:-2] + (n_pre * k,))
     flat = _over_chunks(spikes(args["s_pre"]), max_events, batched,
-                        bind(partial(_row_chunk, n_post, post_idx)), flat)
+                        bind(partial(_row_chunk, clipped, n_post, post_idx)), flat)
     flat = _over_chunks(spikes(args["s_post"]), max_events, batched,
-                        bind(partial(_post_chunk, pull, n_pre, k)), flat)
+                        bind(partial(_post_chunk, clipped, pull, n_pre, k)), flat)
     return flat.reshape(dw.shape)
 
 
 @functools.lru_cache(maxsize=None)
-def _pair_update_fn(n_post: int, max_events: int):
+def _pair_update_fn(n_post: int, max_events: int, clipped: bool):
     """``f(post_idx, pull, *floats)``: the event-driven update for these static sizes, with a
-    ``vmap`` rule (one loop per batch) and a dense backward (the reference's VJP)."""
+    ``vmap`` rule (one loop per batch) and a dense backward (the reference's VJP). Unclipped,
+    the bounds in ``floats`` are placeholders."""
+
+    def reference(post_idx, w0, dw, c_pre, s_post, a_post, s_pre, w_min, w_max):
+        bounds = (w_min, w_max) if clipped else (None, None)
+        return pair_update_reference(post_idx, w0, dw, c_pre, s_post, a_post, s_pre, *bounds,
+                                     n_post)
 
     @jax.custom_batching.custom_vmap
     def events(post_idx, pull, *floats):
-        return _pair_update_events(n_post, max_events, post_idx, pull, floats, (None,) * 8)
+        return _pair_update_events(clipped, n_post, max_events, post_idx, pull, floats,
+                                   (None,) * 8)
 
     @events.def_vmap
     def events_batched(axis_size, in_batched, post_idx, pull, *floats):
         if in_batched[0] or any(jax.tree.leaves(in_batched[1])):
             # per-element connectomes: the dense reference, vmapped
             in_axes = tuple(jax.tree.map(lambda b: 0 if b else None, list(in_batched)))
-            ref = lambda idx, _, *f: pair_update_reference(idx, *f, n_post)
-            return jax.vmap(ref, in_axes=in_axes)(post_idx, pull, *floats), True
+            return jax.vmap(lambda idx, _, *f: reference(idx, *f), in_axes=in_axes)(
+                post_idx, pull, *floats), True
         floats = list(floats)
         if not in_batched[3]:        # dw: every element gets its own copy
             floats[1] = jnp.broadcast_to(floats[1], (axis_size,) + floats[1].shape)
         axes = tuple(0 if b or i == 1 else None for i, b in enumerate(in_batched[2:]))
-        return _pair_update_events(n_post, max_events, post_idx, pull, floats, axes), True
+        return _pair_update_events(clipped, n_post, max_events, post_idx, pull, floats,
+                                   axes), True
 
     @jax.custom_vjp
     def update(post_idx, pull, *floats):
@@ -285,7 +301,7 @@ def _pair_update_fn(n_post: int, max_events: int):
 
     def update_bwd(res, g):
         post_idx, floats = res
-        _, vjp = jax.vjp(lambda *f: pair_update_reference(post_idx, *f, n_post), *floats)
+        _, vjp = jax.vjp(lambda *f: reference(post_idx, *f), *floats)
         return (None, None) + vjp(g)
 
     update.defvjp(update_fwd, update_bwd)
@@ -294,13 +310,16 @@ def _pair_update_fn(n_post: int, max_events: int):
 
 def pair_update(pull: PullTable, post_idx, w0, dw, c_pre, s_post, a_post, s_pre, w_min, w_max,
                 n_post: int, max_events: int) -> Array:
-    r"""Event-driven, clipped, accumulated pair update of a plastic projection, in place.
+    r"""Event-driven accumulated pair update of a plastic projection, in place.
 
     Returns the accumulated change after one step of a pair-based rule with hard bounds,
 
     $$ \Delta w' = \Delta w + \mathrm{clip}(w + \Delta W,\ w_\min, w_\max) - w, \qquad
        w = w_0 + \Delta w, \qquad
        \Delta W_{im} = c^\mathrm{pre}_i\, s^\mathrm{post}_j + a^\mathrm{post}_j\, s^\mathrm{pre}_i $$
+
+    or without bounds (``w_min = w_max = None``) $\Delta w' = \Delta w + \Delta W$ (additive
+    STDP: $c^\mathrm{pre} = a_+ x^\mathrm{pre}$, $a^\mathrm{post} = -a_- x^\mathrm{post}$),
 
     for every synapse $i \to j$ (slot $m$ of row $i$; 0 on padding), touching only the rows of
     active presynaptic neurons ($s^\mathrm{pre}_i \neq 0$) and, through the by-post
@@ -310,7 +329,7 @@ def pair_update(pull: PullTable, post_idx, w0, dw, c_pre, s_post, a_post, s_pre,
 
     It equals :func:`pair_update_reference` whenever the untouched synapses lie within
     ``[w_min, w_max]`` (so that the reference leaves them unchanged: true after any step of
-    the rule) and the factors are finite: bit for bit when the spikes are 0/1 (the touched
+    the rule; no condition without bounds) and the factors are finite: bit for bit when the spikes are 0/1 (the touched
     synapses evaluate the same expression, and no product with a spike rounds), otherwise to
     rounding (XLA may contract ``c s + a s'`` into a fused multiply-add in either version).
     Under ``vmap`` one loop serves the whole batch; the backward pass is the reference's
@@ -322,7 +341,7 @@ def pair_update(pull: PullTable, post_idx, w0, dw, c_pre, s_post, a_post, s_pre,
         w0: initial weights, a scalar or ``(n_pre, k)``; dw: ``(n_pre, k)`` accumulated change.
         c_pre, s_pre: ``(n_pre,)`` factors; s_post, a_post: ``(n_post,)`` factors (the
             spikes ``s_*`` decide which neurons are active).
-        w_min, w_max: bounds, scalars or ``(n_pre, k)``.
+        w_min, w_max: bounds, scalars or ``(n_pre, k)``, or both None (no clip).
         n_post, max_events: static ints.
 
     Examples:
@@ -341,6 +360,11 @@ def pair_update(pull: PullTable, post_idx, w0, dw, c_pre, s_post, a_post, s_pre,
     _check_sizes(post_idx, c_pre, s_post, n_post, "n_pre", "n_post", ("c_pre", "s_post"))
     _check_sizes(post_idx, s_pre, a_post, n_post, "n_pre", "n_post", ("s_pre", "a_post"))
     shape = post_idx.shape
+    clipped = w_min is not None or w_max is not None
+    if clipped and (w_min is None or w_max is None):
+        raise ValueError("pair_update: give both bounds w_min and w_max, or neither")
+    if not clipped:
+        w_min = w_max = 0.0                                   # placeholders, unused
     for name, x in (("w0", w0), ("w_min", w_min), ("w_max", w_max)):
         if jnp.ndim(x) != 0 and jnp.shape(x) != shape:
             raise ValueError(f"{name} must be a scalar or have shape {shape}, got {jnp.shape(x)}")
@@ -349,4 +373,5 @@ def pair_update(pull: PullTable, post_idx, w0, dw, c_pre, s_post, a_post, s_pre,
     dtype = jnp.result_type(dw, w0, c_pre, s_post, a_post, s_pre)
     floats = [jnp.asarray(x, dtype) for x in (w0, dw, c_pre, s_post, a_post, s_pre, w_min, w_max)]
     cap = max(1, min(check_int(max_events, "max_events", minimum=1), max(n_pre, n_post)))
-    return _pair_update_fn(check_int(n_post, "n_post", minimum=0), cap)(post_idx, pull, *floats)
+    return _pair_update_fn(check_int(n_post, "n_post", minimum=0), cap, clipped)(post_idx, pull,
+                                                                              *floats)

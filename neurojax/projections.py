@@ -14,7 +14,7 @@ import numpy as np
 from neurojax._tree import pytree_dataclass, static
 from neurojax.connectivity import Connectivity
 from neurojax.kernels import PullTable, event_scatter, event_scatter_reference, pull_table
-from neurojax.plasticity.base import PlasticityContext
+from neurojax.plasticity.base import PlasticityContext, accumulate_dense
 from neurojax.synapses import Exponential
 
 Array = jax.Array
@@ -64,17 +64,18 @@ class Projection:
             processed, ``max_events`` at a time; steps with more active rows take extra
             passes, so the result is always exact. Pick a few times the typical number of
             spikes per step (e.g. ``n_pre // 200 + 32`` for a ~20 Hz network at dt = 0.1 ms).
-            With a plasticity rule it also makes the rule's updates event-driven (capacity
-            ``learn_events`` if given), building the by-post table ``pull`` once, here: the
-            on-pre / on-post terms touch only the synapses of neurons that spiked, and rules
-            with an ``accumulate`` method (e.g. :class:`~neurojax.plasticity.AstrocyteSTDP`)
-            update ``state.dw`` in place instead of adding a dense change every step.
-        learn_events: event capacity of the plasticity rule alone (default ``max_events``).
-            Set it *without* ``max_events`` when the rule is spike-triggered but the
-            transmitted signal is dense (rate units, :class:`~neurojax.ResetKernel`), so
-            that propagation stays dense and learning becomes event-driven.
+        learn_events: ``None`` lets the plasticity rule compute its change for every synapse
+            every step. An int (active neurons per pass, on either side; extra exact passes
+            when more spike) makes learning event-driven, with the same results: the on-pre /
+            on-post terms touch only the synapses of neurons that spiked, and rules with an
+            ``accumulate`` method (additive :class:`~neurojax.plasticity.STDP`, alone or
+            chained with ``ClipWeights``; the NALSM rules) update ``state.dw`` in place
+            instead of adding a dense change every step. It pays when a few percent of the
+            neurons or fewer spike per step (``docs/benchmarks.md``). Independent of
+            ``max_events``: a dense signal (rates, :class:`~neurojax.ResetKernel`) can still
+            drive event-driven learning.
         pull: by-post :class:`~neurojax.kernels.PullTable` of ``conn`` (built automatically
-            for plastic projections with ``max_events`` or ``learn_events``).
+            for plastic projections with ``learn_events``).
         pre_rows: optional ``(start, stop)``: the table's rows are the neurons
             ``start .. stop - 1`` of ``pre`` (a subgroup, like Brian2's ``P[start:stop]``), so
             ``conn.n_pre == stop - start``. Only that slice of the signal is delayed and
@@ -125,7 +126,7 @@ class Projection:
             if stop - start != self.conn.n_pre:
                 raise ValueError(f"Projection {self.pre}->{self.post}: pre_rows={self.pre_rows} "
                                  f"selects {stop - start} rows but conn.n_pre = {self.conn.n_pre}")
-        if self.plasticity is not None and self.learn_capacity is not None and self.pull is None:
+        if self.plasticity is not None and self.learn_events is not None and self.pull is None:
             object.__setattr__(self, "pull", pull_table(np.asarray(self.conn.post_idx),
                                                         self.conn.n_post))
         if self.plasticity is not None:
@@ -133,11 +134,6 @@ class Projection:
                 if not callable(getattr(self.plasticity, method, None)):
                     raise TypeError(f"Projection.plasticity {self.plasticity!r} lacks {method}(); "
                                     "see neurojax.plasticity")
-
-    @property
-    def learn_capacity(self) -> Optional[int]:
-        """Event capacity of the plasticity rule (``learn_events``, else ``max_events``)."""
-        return self.max_events if self.learn_events is None else self.learn_events
 
 
 def _check_rows(rows, owner: str) -> tuple:
@@ -230,10 +226,10 @@ def learn(proj: Projection, params: ProjParams, state: ProjState, pops: dict, t:
         w_init=jnp.broadcast_to(params.w, shape), pre=pre_view(proj, pops[proj.pre]),
         post=pops[proj.post],
         modulators={name: pops[name] for name in proj.modulators}, dt=dt, t=t,
-        max_events=proj.learn_capacity, pull=proj.pull)
+        max_events=proj.learn_events, pull=proj.pull, w0=params.w)
     accumulate = getattr(proj.plasticity, "accumulate", None)
-    if accumulate is not None and proj.learn_capacity is not None:
+    if accumulate is None or proj.learn_events is None:
+        dw, plast = accumulate_dense(proj.plasticity, params.plast, state.dw, state.plast, ctx)
+    else:
         dw, plast = accumulate(params.plast, state.dw, state.plast, ctx)    # event-driven, in place
-        return state._replace(dw=dw, plast=plast)
-    dw, plast = proj.plasticity.update(params.plast, jnp.zeros_like(state.dw), state.plast, ctx)
-    return state._replace(dw=state.dw + jnp.where(ctx.mask, dw, 0.0), plast=plast)
+    return state._replace(dw=dw, plast=plast)

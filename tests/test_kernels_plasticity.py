@@ -91,12 +91,12 @@ def test_pair_update_equals_the_reference(table, activity, dtype):
     """0/1 spikes: bit for bit (every product with a spike is exact, so the result does not
     depend on how XLA contracts ``c s + a s'``); graded spikes: to rounding. Capacity 4
     overflows at >= 10 % activity. Gradients w.r.t. every factor; table and scalar initial
-    weights, per-synapse and scalar bounds."""
+    weights, per-synapse, scalar and no bounds."""
     post_idx, pull = table
     tol = KERNEL_F32 if dtype == "float32" else KERNEL_F64
     lo = jnp.full(post_idx.shape, 0.1, dtype)
     for w0_table, bounds, binary in ((True, (0.1, 0.9), True), (False, (lo, 0.9), True),
-                                     (True, (0.1, 0.9), False)):
+                                     (True, (0.1, 0.9), False), (True, (None, None), True)):
         args = _pair_draws(post_idx.shape, 3, activity, dtype, w0_table, binary=binary)
         fast = jax.jit(lambda *a: K.pair_update(pull, post_idx, *a, *bounds, N_POST, 4))
         ref = jax.jit(lambda *a: K.pair_update_reference(post_idx, *a, *bounds, N_POST))
@@ -144,5 +144,7 @@ def test_pair_update_bad_shapes_raise(table):
         K.pair_update(pull, post_idx, w0, dw[1:], c_pre, s_post, a_post, s_pre, 0.0, 1.0, N_POST, 4)
     with pytest.raises(TypeError, match="PullTable"):
         K.pair_update(None, post_idx, w0, dw, c_pre, s_post, a_post, s_pre, 0.0, 1.0, N_POST, 4)
+    with pytest.raises(ValueError, match="both bounds"):
+        K.pair_update(pull, post_idx, w0, dw, c_pre, s_post, a_post, s_pre, 0.0, None, N_POST, 4)
     with pytest.raises(ValueError, match="max_events"):
         K.pair_update(pull, post_idx, w0, dw, c_pre, s_post, a_post, s_pre, 0.0, 1.0, N_POST, 0)

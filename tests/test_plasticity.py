@@ -101,25 +101,39 @@ def test_clip_and_keep_sign_stages_bound_the_weights():
                                [0.0, -0.5 - 5.0 * np.exp(-3 / 20)], atol=1e-12)
 
 
-def test_event_driven_transmission_gives_the_same_plastic_run():
-    """A recurrent plastic network: event kernel (max_events) and dense reference agree."""
+STDP_PARAMS = pl.STDPParams.default(a_plus=2.0, a_minus=2.1, w_max=60.0)
+EVENT_RULES = {   # in-place pair updates (clipped / unclipped), and the dense fallback
+    "stdp+clip": (pl.chain(pl.STDP(), pl.ClipWeights()),
+                  (STDP_PARAMS, pl.ClipWeightsParams.default(w_max=60.0))),
+    "stdp": (pl.STDP(), STDP_PARAMS),
+    "multiplicative": (pl.STDP(weight_dependence="multiplicative"), STDP_PARAMS),
+}
+
+
+@pytest.mark.parametrize("rule", EVENT_RULES)
+@pytest.mark.parametrize("max_events", [None, 4])
+def test_event_driven_learning_gives_the_same_plastic_run(rule, max_events):
+    """A recurrent plastic network: with ``learn_events=4`` (overflowing on busy steps), and
+    dense or event-driven propagation, the spikes and every weight equal the all-dense run
+    bit for bit, whether the rule updates ``dw`` in place (additive STDP, with or without
+    ClipWeights) or falls back to the dense change (multiplicative)."""
     key = jax.random.PRNGKey(0)
     n = 40
     conn = nj.fixed_prob(key, n, n, 0.2, allow_autapses=False)
     drive = 300.0 + 300.0 * jax.random.uniform(jax.random.PRNGKey(1), (300, n))
+    plasticity, plast_params = EVENT_RULES[rule]
 
-    def run(max_events):
-        proj = nj.Projection(conn, "E", "E", receptor="i", max_events=max_events,
-                             plasticity=pl.chain(pl.STDP(), pl.ClipWeights()))
+    def run(learn_events, max_events=None):
+        proj = nj.Projection(conn, "E", "E", receptor="i", plasticity=plasticity,
+                             max_events=max_events, learn_events=learn_events)
         net = nj.Network({"E": nj.Population(nj.LIF(), n)}, {"EE": proj}, dt=0.5)
-        params = nj.init_params(net, {"EE": {"w": 30.0, "plast": (
-            pl.STDPParams.default(a_plus=2.0, a_minus=2.1), pl.ClipWeightsParams.default(w_max=60.0))}})
+        params = nj.init_params(net, {"EE": {"w": 30.0, "plast": plast_params}})
         return nj.simulate(net, params, nj.init_state(net, params), {"E": drive})
 
-    (fd, sd), (fe, se) = run(None), run(4)
+    (fd, sd), (fe, se) = run(None), run(4, max_events)
     assert float(sd["E"].sum()) > 50, "the test needs activity"
     np.testing.assert_array_equal(np.asarray(sd["E"]), np.asarray(se["E"]))
-    np.testing.assert_allclose(np.asarray(fe.projs["EE"].dw), np.asarray(fd.projs["EE"].dw), atol=1e-12)
+    np.testing.assert_array_equal(np.asarray(fe.projs["EE"].dw), np.asarray(fd.projs["EE"].dw))
     assert float(jnp.abs(fd.projs["EE"].dw).max()) > 0
 
 
@@ -276,3 +290,27 @@ def test_gradient_reaches_the_astrocyte_gain_of_astrocyte_modulated_stdp():
 
     _assert_grad_equals_central_differences(loss, (jnp.asarray(0.05), jnp.asarray(0.15)),
                                             steps=(1e-5, 1e-5), min_grad=1e-6)
+
+
+def test_coba_with_plastic_exc_synapses_event_equals_dense():
+    """``experiments/coba.py --stdp``: 400 neurons, 100 ms, every E synapse plastic (additive
+    STDP + ClipWeights); in-place event-driven learning (``learn_events``, capacity 16 for
+    ~1 active neuron per step) and dense learning give the same spikes and weights, and the
+    weights moved."""
+    import dataclasses
+    import os
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                    "experiments"))
+    import coba
+
+    out = {}
+    for mode in ("event", "dense"):
+        cfg = dataclasses.replace(coba.Config(n=400, stdp_a_plus=0.6, stdp_a_minus=0.66), stdp=mode)
+        net, params, state = coba.build(cfg)
+        assert (net.projections["exc"].learn_events is None) == (mode == "dense")
+        final, rec = jax.jit(lambda s: nj.simulate(net, params, s, n_steps=1000))(state)
+        out[mode] = (np.asarray(rec["P"]), np.asarray(final.projs["exc"].dw))
+    np.testing.assert_array_equal(out["event"][0], out["dense"][0])
+    np.testing.assert_array_equal(out["event"][1], out["dense"][1])
+    assert out["dense"][0].sum() > 500 and np.abs(out["dense"][1]).max() > 0.1

@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from neurojax._params import make_default
-from neurojax.kernels import (post_events, post_events_reference, pre_events,
+from neurojax.kernels import (pair_update, post_events, post_events_reference, pre_events,
                               pre_events_reference)
 
 Array = jax.Array
@@ -49,13 +49,15 @@ class PlasticityContext(NamedTuple):
         modulators: ``population name -> State`` for the projection's ``modulators``.
         dt: step (ms).
         t: int32 step counter of this step.
-        max_events, pull: the projection's event capacity for learning (``learn_events``,
-            else ``max_events``) and its by-post table; when set, :meth:`pre_events` /
+        max_events, pull: the projection's event capacity for learning
+            (``Projection.learn_events``) and its by-post table; when set, :meth:`pre_events` /
             :meth:`post_events` touch only the synapses of neurons that spiked
             (``neurojax.kernels.pre_events`` / ``post_events``), and the simulator calls a
             rule's optional ``accumulate(params, dw, pstate, ctx) -> (dw, pstate)`` instead of
             ``update``: given the accumulated ``state.dw`` it returns it after this step, in
             place (e.g. ``neurojax.kernels.pair_update``), equal to adding ``update``'s change.
+        w0: ``params.w`` as given (a scalar or ``(n_pre, k)``; None: ``w_init``), so that the
+            event-driven path never materialises a broadcast scalar weight every step.
     """
 
     post_idx: Array
@@ -69,6 +71,7 @@ class PlasticityContext(NamedTuple):
     t: Array
     max_events: Optional[int] = None
     pull: Any = None
+    w0: Any = None
 
     @property
     def mask(self) -> Array:
@@ -99,6 +102,15 @@ class PlasticityContext(NamedTuple):
         return post_events(self.pull, self.post_idx, s_post, pre_values, self.n_post,
                            self.max_events)
 
+    def pair_update(self, dw: Array, c_pre: Array, s_post: Array, a_post: Array, s_pre: Array,
+                    w_min=None, w_max=None) -> Array:
+        """``dw`` after the pair change ``c_pre[i] s_post[j] + a_post[j] s_pre[i]`` (clipped to
+        the bounds, if given), in place, event-driven (:func:`neurojax.kernels.pair_update`;
+        needs the projection's event capacity)."""
+        w0 = self.w_init if self.w0 is None else self.w0
+        return pair_update(self.pull, self.post_idx, w0, dw, c_pre, s_post, a_post,
+                           s_pre, w_min, w_max, self.n_post, self.max_events)
+
     def modulator(self, name: str, field: str) -> Array:
         """``field`` of modulator population ``name``: a scalar (size-1 population) or ``(n,)``."""
         if name not in self.modulators:
@@ -126,6 +138,19 @@ class Chain(NamedTuple):
             new_states.append(s)
         return dw, tuple(new_states)
 
+    def accumulate(self, params, dw, pstate, ctx):
+        """Event-driven, in place, for ``chain(pair rule, ClipWeights())`` (e.g. additive
+        :class:`~neurojax.plasticity.STDP` with hard bounds); any other chain: every synapse."""
+        if len(self.stages) == 2 and isinstance(self.stages[1], ClipWeights):
+            terms = getattr(self.stages[0], "pair_terms", None)
+            terms = None if terms is None else terms(params[0], pstate[0], ctx)
+            if terms is not None:
+                *factors, state = terms
+                bounds = params[1]
+                return ctx.pair_update(dw, *factors, bounds.w_min, bounds.w_max), \
+                    (state, pstate[1])
+        return accumulate_dense(self, params, dw, pstate, ctx)
+
     def validate(self, params, conn):
         if not isinstance(params, tuple) or len(params) != len(self.stages):
             raise ValueError(f"chain of {len(self.stages)} stages needs a tuple of "
@@ -148,6 +173,13 @@ def chain(*stages) -> Chain:
             if not callable(getattr(stage, method, None)):
                 raise TypeError(f"chain: {stage!r} lacks {method}(); see neurojax.plasticity")
     return Chain(tuple(stages))
+
+
+def accumulate_dense(rule, params, dw, pstate, ctx):
+    """``state.dw`` after one step of ``rule.update``: its change, computed for every synapse,
+    added on the real synapses (the simulator's default; ``dw`` is the accumulated change)."""
+    step, pstate = rule.update(params, jnp.zeros_like(dw), pstate, ctx)
+    return dw + jnp.where(ctx.mask, step, 0.0), pstate
 
 
 def validate_rule(rule, params, conn) -> None:

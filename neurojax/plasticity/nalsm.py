@@ -34,7 +34,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from neurojax._params import float_dtype, make_default
-from neurojax.kernels import pair_update
 from neurojax.plasticity.base import check_rule_params
 from neurojax.plasticity.stdp import decay_and_bump
 
@@ -56,14 +55,6 @@ def _apply_pending(state, ctx, w_min, w_max):
     return jnp.clip(ctx.w + dw, w_min, w_max) - ctx.w
 
 
-def _accumulate_pending(state, ctx, dw, w_min, w_max):
-    """Event-driven twin of ``dw + mask * _apply_pending(...)``: only the synapses of neurons
-    whose held spikes are non-zero (:func:`neurojax.kernels.pair_update`)."""
-    return pair_update(ctx.pull, ctx.post_idx, ctx.w_init, dw, state.causal_pre,
-                       state.causal_post, state.anti_post, state.anti_pre, w_min, w_max,
-                       ctx.n_post, ctx.max_events)
-
-
 class _HeldPairRule:
     """``update`` / ``accumulate`` of a rule whose step applies the held pairing terms of the
     previous step (clipped) and computes the next ones (``_advance``)."""
@@ -76,7 +67,8 @@ class _HeldPairRule:
         """Event-driven path (used by the simulator when the projection has an event
         capacity): ``state.dw`` after this step, equal to ``state.dw`` plus :meth:`update`'s
         change but touching only the synapses of neurons that spiked."""
-        dw = _accumulate_pending(pstate, ctx, dw, params.w_min, params.w_max)
+        dw = ctx.pair_update(dw, pstate.causal_pre, pstate.causal_post, pstate.anti_post,
+                             pstate.anti_pre, params.w_min, params.w_max)
         return dw, self._advance(params, pstate, ctx)
 
 

@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 
 from neurojax._params import float_dtype, make_default
-from neurojax.plasticity.base import check_rule_params
+from neurojax.plasticity.base import accumulate_dense, check_rule_params
 
 Array = jax.Array
 
@@ -107,20 +107,46 @@ class STDP:
         return TraceState(x_pre=jnp.zeros((conn.n_pre,), dtype),
                           x_post=jnp.zeros((conn.n_post,), dtype))
 
-    def update(self, params: STDPParams, dw, pstate: TraceState, ctx):
+    def _traces(self, params: STDPParams, pstate: TraceState, ctx):
+        """Spikes, traces seen this step, and the next state."""
         p, nearest = params, self.traces == "nearest"
         s_pre = getattr(ctx.pre, self.pre_field)
         s_post = getattr(ctx.post, self.post_field)
         x_pre, x_pre_next = decay_and_bump(pstate.x_pre, s_pre, jnp.exp(-ctx.dt / p.tau_plus), nearest)
         x_post, x_post_next = decay_and_bump(pstate.x_post, s_post, jnp.exp(-ctx.dt / p.tau_minus),
                                              nearest)
+        return s_pre, s_post, x_pre, x_post, TraceState(x_pre=x_pre_next, x_post=x_post_next)
+
+    def update(self, params: STDPParams, dw, pstate: TraceState, ctx):
+        p = params
+        s_pre, s_post, x_pre, x_post, state = self._traces(params, pstate, ctx)
         if self.weight_dependence == "additive":
             f_plus = f_minus = 1.0
         else:
             f_plus, f_minus = p.w_max - ctx.w, ctx.w
-        ltp = p.a_plus * f_plus * ctx.post_events(s_post, x_pre)
-        ltd = p.a_minus * f_minus * ctx.pre_events(s_pre, x_post)
-        return dw + ltp - ltd, TraceState(x_pre=x_pre_next, x_post=x_post_next)
+        # amplitudes go on the traces, so that a product with a 0/1 spike never rounds and
+        # the in-place path (pair_terms) reproduces this change bit for bit
+        ltp = f_plus * ctx.post_events(s_post, p.a_plus * x_pre)
+        ltd = f_minus * ctx.pre_events(s_pre, p.a_minus * x_post)
+        return dw + ltp - ltd, state
+
+    def pair_terms(self, params: STDPParams, pstate: TraceState, ctx):
+        r"""The change as pair factors ``(c_pre, s_post, a_post, s_pre, next_state)`` with
+        $\Delta w_{ij} = c^\mathrm{pre}_j s_i + a^\mathrm{post}_i s_j$ (additive only; None
+        for the multiplicative rule, whose factors depend on each synapse's weight)."""
+        if self.weight_dependence != "additive":
+            return None
+        s_pre, s_post, x_pre, x_post, state = self._traces(params, pstate, ctx)
+        return params.a_plus * x_pre, s_post, -(params.a_minus * x_post), s_pre, state
+
+    def accumulate(self, params: STDPParams, dw, pstate: TraceState, ctx):
+        """Event-driven, in place (additive rule): ``state.dw`` after this step, equal to
+        adding :meth:`update`'s change (bit for bit with 0/1 spikes)."""
+        terms = self.pair_terms(params, pstate, ctx)
+        if terms is None:
+            return accumulate_dense(self, params, dw, pstate, ctx)
+        *factors, state = terms
+        return ctx.pair_update(dw, *factors), state
 
     def validate(self, params: STDPParams, conn):
         del conn
