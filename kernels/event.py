@@ -162,9 +162,13 @@ def pull_table(post_idx, n_post: int) -> PullTable:
 # --------------------------------------------------------------------------------------------
 # argument checks (trace time: shapes, dtypes and static ints only)
 # --------------------------------------------------------------------------------------------
-def _check(post_idx, w, spikes, n_post, max_events):
+def _check(post_idx, w, spikes, n_post, max_events, dw=None):
     n_post = check_int(n_post, "n_post", minimum=0)
     post_idx, w, spikes = jnp.asarray(post_idx), jnp.asarray(w), jnp.asarray(spikes)
+    if dw is not None:
+        dw = jnp.asarray(dw)
+        if dw.shape != post_idx.shape:
+            raise ValueError(f"dw must have post_idx's shape {post_idx.shape}, got {dw.shape}")
     if post_idx.ndim != 2:
         raise ValueError(f"post_idx must be 2-D (n_pre, k), got shape {post_idx.shape}")
     if not jnp.issubdtype(post_idx.dtype, jnp.integer):
@@ -178,7 +182,7 @@ def _check(post_idx, w, spikes, n_post, max_events):
     if max_events is None:
         max_events = max(n_pre, 1)
     max_events = min(check_int(max_events, "max_events", minimum=1), max(n_pre, 1))
-    return post_idx, w, spikes, n_post, max_events
+    return post_idx, w, spikes, n_post, max_events, dw
 
 
 def _check_pull(pull, n_pre, n_post):
@@ -256,15 +260,19 @@ def _gather_rows(x, rows, fill):
     return x.at[rows].get(mode="fill", fill_value=fill)
 
 
-def _push(post_idx, w, spikes, n_post, max_events, dtype):
-    """Event-driven forward: returns ``(y, n_active)``."""
+def _push(post_idx, w, spikes, n_post, max_events, dtype, dw=None):
+    """Event-driven forward: returns ``(y, n_active)``. With ``dw`` the weights are
+    ``w + dw``, added on the active rows only."""
     def body(rows, y):
         targets = _gather_rows(post_idx, rows, n_post)                  # (K, k)
         s_rows = _gather_rows(spikes, rows, 0).astype(dtype)[:, None]   # (K, 1)
-        if w.ndim == 0:
-            vals = jnp.broadcast_to(w.astype(dtype) * s_rows, targets.shape)
+        w_rows = w if w.ndim == 0 else _gather_rows(w, rows, 0)
+        if dw is not None:
+            w_rows = w_rows + _gather_rows(dw, rows, 0)
+        if jnp.ndim(w_rows) == 0:
+            vals = jnp.broadcast_to(w_rows.astype(dtype) * s_rows, targets.shape)
         else:
-            vals = _gather_rows(w, rows, 0).astype(dtype) * s_rows
+            vals = w_rows.astype(dtype) * s_rows
         return y.at[targets.reshape(-1)].add(vals.reshape(-1), mode="drop")
 
     if post_idx.shape[0] == 0:
@@ -272,8 +280,8 @@ def _push(post_idx, w, spikes, n_post, max_events, dtype):
     interpret = _pallas_interpret(dtype)
     if interpret is not None:
         from neurojax.kernels.pallas_gpu import PallasOptions, _push_pallas  # imports this module
-        return _push_pallas(post_idx, w, spikes, n_post, max_events, dtype,
-                            PallasOptions(interpret=interpret))
+        return _push_pallas(post_idx, w if dw is None else w + dw, spikes, n_post, max_events,
+                            dtype, PallasOptions(interpret=interpret))
     return _over_active_chunks(spikes, max_events, body, jnp.zeros((n_post,), dtype))
 
 
@@ -306,48 +314,44 @@ def _pull(pull, w, spikes, dtype):
 # the differentiable op: one custom_vjp shared by the push and pull forwards
 # --------------------------------------------------------------------------------------------
 @partial(jax.custom_vjp, nondiff_argnums=(0, 1))
-def _propagate(n_post, max_events, post_idx, w, spikes, pull):
-    dtype = jnp.result_type(w, spikes)
+def _propagate(n_post, max_events, post_idx, w, spikes, pull, dw):
+    dtype = jnp.result_type(w, spikes) if dw is None else jnp.result_type(w, spikes, dw)
     if pull is None:
-        return _push(post_idx, w, spikes, n_post, max_events, dtype)
-    return _pull(pull, w, spikes, dtype)
+        return _push(post_idx, w, spikes, n_post, max_events, dtype, dw)
+    return _pull(pull, w if dw is None else w + dw, spikes, dtype)
 
 
-def _propagate_fwd(n_post, max_events, post_idx, w, spikes, pull):
+def _propagate_fwd(n_post, max_events, post_idx, w, spikes, pull, dw):
     values = jax.custom_derivatives.custom_vjp_primal_tree_values
-    out = _propagate(n_post, max_events, *values((post_idx, w, spikes, pull)))
+    out = _propagate(n_post, max_events, *values((post_idx, w, spikes, pull, dw)))
     # which cotangents are needed is static: encode it in the residuals' tree structure
-    need_ds = () if spikes.perturbed else None
-    need_dw = () if w.perturbed else None
-    return out, (post_idx.value, w.value, spikes.value, need_ds, need_dw)
+    need = tuple(None if x is None or not x.perturbed else () for x in (spikes, w, dw))
+    return out, (post_idx.value, w.value, spikes.value, None if dw is None else dw.value, need)
 
 
 def _propagate_bwd(n_post, max_events, res, cts):
-    post_idx, w, spikes, need_ds, need_dw = res
+    """Dense backward; cotangents ``(post_idx, w, spikes, pull, dw)``."""
+    post_idx, w, spikes, dw, (need_ds, need_dw, need_ddw) = res
     # residuals can come back as Python-scalar literals (e.g. a constant w under jax.checkpoint)
     post_idx, w, spikes = jnp.asarray(post_idx), jnp.asarray(w), jnp.asarray(spikes)
     g = cts[0]
-    if isinstance(g, jax.custom_derivatives.SymbolicZero) or (need_ds is None and need_dw is None):
-        return None, None, None, None
+    if isinstance(g, jax.custom_derivatives.SymbolicZero) or \
+            (need_ds is None and need_dw is None and need_ddw is None):
+        return None, None, None, None, None
     # G[i, k] = g[post_idx[i, k]] (0 on padding): one gather on the by-pre table, no scatter
     big_g = _gather_rows(g, post_idx, 0)                                       # (n_pre, k)
-    d_spikes = d_w = None
-    if w.ndim == 0:
-        row_g = jnp.sum(big_g, axis=1)
-        if need_ds is not None:
-            d_spikes = w.astype(g.dtype) * row_g
+    w_eff = w if dw is None else w + jnp.asarray(dw)
+    d_spikes = d_w = d_dw = None
+    if need_ds is not None:
+        d_spikes = (w_eff.astype(g.dtype) * jnp.sum(big_g, axis=1) if w_eff.ndim == 0
+                    else jnp.sum(w_eff.astype(g.dtype) * big_g, axis=1)).astype(spikes.dtype)
+    if need_dw is not None or need_ddw is not None:
+        d_table = spikes.astype(g.dtype)[:, None] * big_g                       # dL/dW_ik
         if need_dw is not None:
-            d_w = jnp.sum(spikes.astype(g.dtype) * row_g)
-    else:
-        if need_ds is not None:
-            d_spikes = jnp.sum(w.astype(g.dtype) * big_g, axis=1)
-        if need_dw is not None:
-            d_w = spikes.astype(g.dtype)[:, None] * big_g
-    if d_spikes is not None:
-        d_spikes = d_spikes.astype(spikes.dtype)
-    if d_w is not None:
-        d_w = d_w.astype(w.dtype)
-    return None, d_w, d_spikes, None
+            d_w = (jnp.sum(d_table) if w.ndim == 0 else d_table).astype(w.dtype)
+        if need_ddw is not None:
+            d_dw = d_table.astype(jnp.asarray(dw).dtype)
+    return None, d_w, d_spikes, None, d_dw
 
 
 _propagate.defvjp(_propagate_fwd, _propagate_bwd, symbolic_zeros=True)
@@ -356,7 +360,8 @@ _propagate.defvjp(_propagate_fwd, _propagate_bwd, symbolic_zeros=True)
 # --------------------------------------------------------------------------------------------
 # public API
 # --------------------------------------------------------------------------------------------
-def event_scatter_with_info(post_idx, w, spikes, n_post: int, max_events: Optional[int]):
+def event_scatter_with_info(post_idx, w, spikes, n_post: int, max_events: Optional[int], *,
+                            dw=None):
     r""":func:`event_scatter` that also returns the number of active rows.
 
     Returns:
@@ -372,11 +377,13 @@ def event_scatter_with_info(post_idx, w, spikes, n_post: int, max_events: Option
         >>> y.tolist(), int(n)                              # 3 active rows > capacity 2: exact
         ([2.0, 2.0], 3)
     """
-    post_idx, w, spikes, n_post, max_events = _check(post_idx, w, spikes, n_post, max_events)
-    return _propagate(n_post, max_events, post_idx, w, spikes, None)
+    post_idx, w, spikes, n_post, max_events, dw = _check(post_idx, w, spikes, n_post, max_events,
+                                                         dw)
+    return _propagate(n_post, max_events, post_idx, w, spikes, None, dw)
 
 
-def event_scatter(post_idx, w, spikes, n_post: int, max_events: Optional[int]) -> Array:
+def event_scatter(post_idx, w, spikes, n_post: int, max_events: Optional[int], *,
+                  dw=None) -> Array:
     r"""Event-driven $y_j = \sum_{i,k:\ \mathrm{post\_idx}[i,k]=j} w_{ik}\, s_i$ (push path).
 
     Same values as :func:`~neurojax.kernels.event_scatter_reference`, work proportional to
@@ -394,6 +401,8 @@ def event_scatter(post_idx, w, spikes, n_post: int, max_events: Optional[int]) -
         max_events: static capacity of the active-row buffer per call (``None``: ``n_pre``).
             Choose it from the expected activity plus a margin; exceeding it costs extra
             loop iterations, never accuracy.
+        dw: optional ``[n_pre, k]`` plastic change: the synapses transmit ``w + dw``, added
+            on the active rows only (the sum is never materialised; differentiable in both).
 
     Returns:
         ``[n_post]`` input, dtype ``result_type(w, spikes)``.
@@ -413,7 +422,7 @@ def event_scatter(post_idx, w, spikes, n_post: int, max_events: Optional[int]) -
         >>> jax.grad(lambda s: event_scatter(idx, w, s, 2, 1).sum())(jnp.array([1.0, 0.0])).tolist()
         [1.5, 2.0]
     """
-    return event_scatter_with_info(post_idx, w, spikes, n_post, max_events)[0]
+    return event_scatter_with_info(post_idx, w, spikes, n_post, max_events, dw=dw)[0]
 
 
 def event_gather(pull: PullTable, post_idx, w, spikes, n_post: int) -> Array:
@@ -435,9 +444,9 @@ def event_gather(pull: PullTable, post_idx, w, spikes, n_post: int) -> Array:
         >>> event_gather(pull_table(idx, 2), idx, w, jnp.array([1.0, 1.0]), 2).tolist()
         [0.5, 3.0]
     """
-    post_idx, w, spikes, n_post, _ = _check(post_idx, w, spikes, n_post, None)
+    post_idx, w, spikes, n_post, _, _ = _check(post_idx, w, spikes, n_post, None)
     _check_pull(pull, post_idx.shape[0], n_post)
-    return _propagate(n_post, max(post_idx.shape[0], 1), post_idx, w, spikes, pull)[0]
+    return _propagate(n_post, max(post_idx.shape[0], 1), post_idx, w, spikes, pull, None)[0]
 
 
 def propagate(post_idx, w, spikes, n_post: int, max_events: Optional[int],

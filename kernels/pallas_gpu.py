@@ -231,13 +231,12 @@ def _propagate_pallas(n_post, max_events, opts, post_idx, w, spikes):
 def _propagate_pallas_fwd(n_post, max_events, opts, post_idx, w, spikes):
     values = jax.custom_derivatives.custom_vjp_primal_tree_values
     out = _propagate_pallas(n_post, max_events, opts, *values((post_idx, w, spikes)))
-    need_ds = () if spikes.perturbed else None
-    need_dw = () if w.perturbed else None
-    return out, (post_idx.value, w.value, spikes.value, need_ds, need_dw)
+    need = tuple(None if not x.perturbed else () for x in (spikes, w)) + (None,)
+    return out, (post_idx.value, w.value, spikes.value, None, need)
 
 
 def _propagate_pallas_bwd(n_post, max_events, opts, res, cts):
-    _, d_w, d_spikes, _ = _propagate_bwd(n_post, max_events, res, cts)
+    _, d_w, d_spikes, _, _ = _propagate_bwd(n_post, max_events, res, cts)
     return None, d_w, d_spikes
 
 
@@ -282,7 +281,7 @@ def event_scatter_pallas(post_idx, w, spikes, n_post: int, max_events: Optional[
         ...                      block_rows=1).tolist()
         [0.5, 3.0]
     """
-    post_idx, w, spikes, n_post, max_events = _check(post_idx, w, spikes, n_post, max_events)
+    post_idx, w, spikes, n_post, max_events, _ = _check(post_idx, w, spikes, n_post, max_events)
     opts = _check_options(PallasOptions(interpret, block_rows, block_k, num_warps, num_stages,
                                         atomics))
     return _propagate_pallas(n_post, max_events, opts, post_idx, w, spikes)[0]

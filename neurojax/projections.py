@@ -178,13 +178,16 @@ def deliver(proj: Projection, params: ProjParams, state: ProjState, t: Array, dt
     Returns ``(output, syn_state)``, ``output`` being the ``(n_post,)`` receptor input.
     """
     signal = state.buffer[t % proj.delay_steps]
-    w = weights(proj, params, state)
-    if proj.max_events is None and proj.conn.all_to_all:
-        x = signal @ jnp.broadcast_to(w, proj.conn.post_idx.shape)       # w is W[pre, post]
-    elif proj.max_events is None:
-        x = event_scatter_reference(proj.conn.post_idx, w, signal, proj.conn.n_post)
+    if proj.max_events is not None:     # plastic: w + dw summed on the active rows only
+        dw = None if proj.plasticity is None else state.dw
+        x = event_scatter(proj.conn.post_idx, params.w, signal, proj.conn.n_post, proj.max_events,
+                          dw=dw)
+    elif proj.conn.all_to_all:
+        w = weights(proj, params, state)                                  # w is W[pre, post]
+        x = signal @ jnp.broadcast_to(w, proj.conn.post_idx.shape)
     else:
-        x = event_scatter(proj.conn.post_idx, w, signal, proj.conn.n_post, proj.max_events)
+        x = event_scatter_reference(proj.conn.post_idx, weights(proj, params, state), signal,
+                                    proj.conn.n_post)
     syn = proj.synapse.step(params.syn, state.syn, x, dt)
     return proj.synapse.output(params.syn, syn), syn
 

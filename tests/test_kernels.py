@@ -98,6 +98,32 @@ def test_values_and_grads_match_reference(dtype, tol, scalar_w):
             np.testing.assert_allclose(np.asarray(x), np.asarray(r), **tol)
 
 
+@pytest.mark.parametrize("scalar_w", [False, True], ids=["w_per_synapse", "w_scalar"])
+def test_plastic_change_dw_is_added_on_the_active_rows(scalar_w):
+    """``event_scatter(..., dw=dw)`` (a plastic projection: w + dw, never summed densely)
+    equals the reference on ``w + dw`` bit for bit, and its gradients w.r.t. ``w``, ``dw`` and
+    the spikes equal the reference's; overflowing capacity, jit and vmap."""
+    idx_np, w_np = _table()
+    idx = jnp.asarray(idx_np)
+    w = jnp.asarray(0.7) if scalar_w else jnp.asarray(w_np)
+    dw = jnp.asarray(np.where(idx_np < N_POST, np.random.default_rng(5).normal(0, 0.1, idx_np.shape), 0))
+    spikes, c = _spike_batch(jnp.float64), _cotangent(jnp.float64)
+
+    def both(w, dw, s):
+        fast = lambda w_, dw_, s_: event_scatter(idx, w_, s_, N_POST, MAX_EVENTS, dw=dw_)  # noqa: E731
+        ref = lambda w_, dw_, s_: event_scatter_reference(idx, w_ + dw_, s_, N_POST)  # noqa: E731
+        return [(f(w, dw, s), jax.grad(lambda *a: jnp.dot(f(*a), c), argnums=(0, 1, 2))(w, dw, s))
+                for f in (fast, ref)]
+
+    for (y, g), (y_ref, g_ref) in (jax.jit(jax.vmap(both, in_axes=(None, None, 0)))(w, dw, spikes),):
+        assert np.abs(np.asarray(y_ref)).max() > 0
+        np.testing.assert_array_equal(np.asarray(y), np.asarray(y_ref))
+        for a, b in zip(g, g_ref):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), **tolerances.KERNEL_F64)
+    with pytest.raises(ValueError, match="dw"):
+        event_scatter(idx, w, spikes[0], N_POST, MAX_EVENTS, dw=dw[1:])
+
+
 def test_overflow_is_exact_and_reported():
     """Active rows > max_events: exact result (extra loop iterations), count reported."""
     idx_np, w_np = _table()
