@@ -1,4 +1,5 @@
-r"""Event-driven plasticity terms on the padded-row synapse layout ("on pre" / "on post").
+r"""Event-driven plasticity on the padded-row synapse layout ("on pre" / "on post" terms, and
+the in-place accumulated pair update :func:`pair_update`).
 
 Pair-based rules change a synapse $i \to j$ (slot $m$ of row $i$, $j = \mathrm{post\_idx}[i,m]$)
 by products of a spike on one side and a trace on the other:
@@ -13,8 +14,14 @@ postsynaptic neurons that spiked (``post_events``); at ~20 Hz and ``dt = 0.1`` m
 ~0.2 % of the synapses. Steps with more events than ``max_events`` take extra exact passes, as
 in :func:`~neurojax.kernels.event_scatter`.
 
-Both are ``custom_vjp`` functions whose backward passes are dense (all neurons), so surrogate
-gradients reach silent neurons exactly as with the ``*_reference`` twins.
+Their results are still ``(n_pre, k)`` arrays that a rule adds to its change, so a step stays
+dense in memory traffic. :func:`pair_update` goes further for rules of the form
+$\Delta W = c^\mathrm{pre} s^\mathrm{post} + a^\mathrm{post} s^\mathrm{pre}$ (optionally
+clipped): it writes the accumulated change ``dw`` in place, so a step touches only the
+synapses of the neurons that spiked.
+
+All three are ``custom_vjp`` functions whose backward passes are dense (all neurons), so
+surrogate gradients reach silent neurons exactly as with the ``*_reference`` twins.
 """
 import functools
 from functools import partial
@@ -329,9 +336,10 @@ def pair_update(pull: PullTable, post_idx, w0, dw, c_pre, s_post, a_post, s_pre,
 
     It equals :func:`pair_update_reference` whenever the untouched synapses lie within
     ``[w_min, w_max]`` (so that the reference leaves them unchanged: true after any step of
-    the rule; no condition without bounds) and the factors are finite: bit for bit when the spikes are 0/1 (the touched
-    synapses evaluate the same expression, and no product with a spike rounds), otherwise to
-    rounding (XLA may contract ``c s + a s'`` into a fused multiply-add in either version).
+    the rule; no condition without bounds) and the factors are finite: bit for bit when the
+    spikes are 0/1 (the touched synapses evaluate the same expression, and no product with a
+    spike rounds), otherwise to rounding (XLA may contract ``c s + a s'`` into a fused
+    multiply-add in either version).
     Under ``vmap`` one loop serves the whole batch; the backward pass is the reference's
     (dense) VJP, so gradients reach every factor.
 

@@ -226,8 +226,8 @@ class AstrocyteSTDP(_HeldPairRule):
         lam_causal, lam_anti = (-depression, eta) if self.pre_inhibitory else (eta, -depression)
         s_pre, s_post, x_pre, x_post, x_pre_next, x_post_next = _traces(params, pstate, ctx)
         return AstrocyteSTDPState(x_pre=x_pre_next, x_post=x_post_next, eta=eta,
-                                      causal_pre=lam_causal * x_pre, causal_post=s_post,
-                                      anti_post=lam_anti * x_post, anti_pre=s_pre)
+                                  causal_pre=lam_causal * x_pre, causal_post=s_post,
+                                  anti_post=lam_anti * x_post, anti_pre=s_pre)
 
     def validate(self, params: AstrocyteSTDPParams, conn):
         del conn
