@@ -6,12 +6,13 @@
   ``Optional[X]`` fields accept ``none``. ``--smoke`` starts from ``Config().smoke()`` (tiny
   sizes for CI) and explicit options override it. The ``Config`` must have an ``out`` field,
   set by ``--out DIR``.
-* :func:`save_results` writes ``results.json``: the config, the metrics, the git commit (or
-  null), the jax version, the device platform and a UTC timestamp.
+* :func:`save_results` writes ``results.json``: the config, the metrics, the git commit the run
+  started from (or null), the jax version, the device platform and a UTC timestamp.
 """
 import argparse
 import dataclasses
 import datetime
+import functools
 import json
 import math
 import os
@@ -78,6 +79,7 @@ def parse(config_cls, argv=None, description=None):
     """
     if not dataclasses.is_dataclass(config_cls):
         raise TypeError(f"parse: {config_cls!r} is not a dataclass")
+    _git_commit()                     # the commit the run starts from, for save_results
     fields = {f.name: f for f in dataclasses.fields(config_cls)}
     if "out" not in fields:
         raise TypeError(f"parse: {config_cls.__name__} needs an 'out: str' field (--out DIR)")
@@ -102,8 +104,11 @@ def parse(config_cls, argv=None, description=None):
     return dataclasses.replace(cfg, **given)
 
 
+@functools.lru_cache(maxsize=None)
 def _git_commit():
-    """The repository's HEAD commit, or None outside a git checkout (read-only query)."""
+    """The repository's HEAD commit when first asked (:func:`parse` asks at the start of a
+    run, so a long run records the code it started from even if HEAD moves meanwhile), or
+    None outside a git checkout (read-only query)."""
     here = os.path.dirname(os.path.abspath(__file__))
     env = dict(os.environ, GIT_OPTIONAL_LOCKS="0")
     try:
