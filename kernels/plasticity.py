@@ -165,17 +165,21 @@ def post_events(pull: PullTable, post_idx, s_post, pre_values, n_post: int, max_
 
 
 # ---------------------------------------------------------------- accumulated, clipped pair update
+def pair_change(post_idx, w, c_pre, s_post, a_post, s_pre, w_min, w_max, n_post: int) -> Array:
+    r"""Dense change of one step of a pair rule at the transmitted weights ``w``:
+    $\mathrm{clip}(w + \Delta W, w_\min, w_\max) - w$ (or $\Delta W$ with both bounds None),
+    $\Delta W_{im} = c^\mathrm{pre}_i s^\mathrm{post}_j + a^\mathrm{post}_j s^\mathrm{pre}_i$,
+    0 on padding: every synapse, every step (the rules' dense path)."""
+    delta = (c_pre[:, None] * _gather_rows(s_post, post_idx, 0)
+             + _gather_rows(a_post, post_idx, 0) * s_pre[:, None])
+    change = delta if w_min is None and w_max is None else jnp.clip(w + delta, w_min, w_max) - w
+    return jnp.where(post_idx < n_post, change, 0.0)
+
+
 def pair_update_reference(post_idx, w0, dw, c_pre, s_post, a_post, s_pre, w_min, w_max,
                           n_post: int) -> Array:
     r"""Dense :func:`pair_update`: every synapse, every step."""
-    delta = (c_pre[:, None] * _gather_rows(s_post, post_idx, 0)
-             + _gather_rows(a_post, post_idx, 0) * s_pre[:, None])
-    if w_min is None and w_max is None:
-        change = delta
-    else:
-        w = w0 + dw
-        change = jnp.clip(w + delta, w_min, w_max) - w
-    return dw + jnp.where(post_idx < n_post, change, 0.0)
+    return dw + pair_change(post_idx, w0 + dw, c_pre, s_post, a_post, s_pre, w_min, w_max, n_post)
 
 
 def _at_slots(x, slots):

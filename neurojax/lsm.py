@@ -78,6 +78,7 @@ from neurojax._params import check_int, float_dtype
 from neurojax.astrocytes import LeakyIntegratorAstrocyte
 from neurojax.connectivity import (NALSM_C, Connectivity, distance_based, fixed_total,
                                    from_edges, grid_positions, numpy_rng)
+from neurojax.kernels import pair_update_reference
 from neurojax.network import Network, Population, init_params, init_state
 from neurojax.neurons import DiscreteLIF
 from neurojax.plasticity.base import absorb_plasticity
@@ -464,17 +465,10 @@ def _flush_pending(net: Network, params: dict, state):
         if proj.plasticity is None:
             continue
         s, p, ps = projs[name], params[name].plast, projs[name].plast
-        idx = proj.conn.post_idx
-        mask = idx < proj.conn.n_post
-
-        def at_post(v):
-            return jnp.concatenate([v, jnp.zeros((1,), v.dtype)])[idx]
-
-        w = jnp.broadcast_to(params[name].w, idx.shape) + s.dw
-        d = (ps.causal_pre[:, None] * at_post(ps.causal_post)
-             + at_post(ps.anti_post) * ps.anti_pre[:, None])
-        new = jnp.clip(w + d, p.w_min, p.w_max) - w
-        projs[name] = s._replace(dw=s.dw + jnp.where(mask, new, 0.0))
+        dw = pair_update_reference(proj.conn.post_idx, params[name].w, s.dw, ps.causal_pre,
+                                   ps.causal_post, ps.anti_post, ps.anti_pre, p.w_min, p.w_max,
+                                   proj.conn.n_post)
+        projs[name] = s._replace(dw=dw)
     return state._replace(projs=projs)
 
 

@@ -34,6 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from neurojax._params import float_dtype, make_default
+from neurojax.kernels.plasticity import pair_change
 from neurojax.plasticity.base import check_rule_params
 from neurojax.plasticity.stdp import decay_and_bump
 
@@ -49,10 +50,10 @@ def _bounds(pre_inhibitory: bool) -> dict:
 
 def _apply_pending(state, ctx, w_min, w_max):
     r"""Clipped change of the held pairing terms: $\mathrm{clip}(w + \Delta W) - w$ with
-    $\Delta W_{ij} = c^\mathrm{pre}_j c^\mathrm{post}_i + a^\mathrm{post}_i a^\mathrm{pre}_j$."""
-    dw = (ctx.at_pre(state.causal_pre) * ctx.at_post(state.causal_post)
-          + ctx.at_post(state.anti_post) * ctx.at_pre(state.anti_pre))
-    return jnp.clip(ctx.w + dw, w_min, w_max) - ctx.w
+    $\Delta W_{ij} = c^\mathrm{pre}_j c^\mathrm{post}_i + a^\mathrm{post}_i a^\mathrm{pre}_j$
+    (the same expression as the in-place path, :func:`neurojax.kernels.pair_update`)."""
+    return pair_change(ctx.post_idx, ctx.w, state.causal_pre, state.causal_post,
+                       state.anti_post, state.anti_pre, w_min, w_max, ctx.n_post)
 
 
 class _HeldPairRule:
